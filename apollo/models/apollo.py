@@ -1,0 +1,306 @@
+"""The Apollo generator (Li & Luo, ICASSP 2025), vectorised and tiled.
+
+Same computation as the published model (see ``reference.py`` for the
+module-by-module version) with a layout chosen for speed:
+
+* the activation lives as ``(bands, batch, frames, N)``: every 1x1 convolution
+  is one matmul on the last dim, the TCN's tiles over bands are contiguous
+  slices, and the band RoFormer's tiles over frames are a small copy each;
+* bands of equal width are stacked (79 x 5 bins and 1 x 47 at the defaults), so
+  the per-band bottleneck and heads are one einsum per run of equal widths;
+* RMSNorm weights are folded into the projection that follows them at run time
+  (``W @ (g * x) == (W * g) @ x``), keeping the published parameterisation;
+* with gradients off, element-wise work is done in place, and both sub-blocks
+  run in tiles (the RoFormer is independent per frame, the TCN per band), so
+  every temporary is small and memory grows only with the activation itself.
+
+``causal=True`` pads the TCN on the left only; the band RoFormer is per frame
+already. Streaming over such a model lives in ``streaming.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from apollo.models.bands import band_widths, stft_params
+
+EPS = torch.finfo(torch.float32).eps
+NORM_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class ApolloConfig:
+    sr: int = 44100
+    win_ms: float = 20.0
+    feature_dim: int = 256
+    layers: int = 6
+    heads: int = 8
+    tcn_blocks: int = 3
+    tcn_kernel: int = 7
+    causal: bool = False
+    # None: the published split of n_fft into 80 bands (see bands.band_widths)
+    band_widths: tuple[int, ...] | None = None
+    max_positions: int = 100
+
+    @property
+    def n_fft(self) -> int:
+        return stft_params(self.sr, self.win_ms)[0]
+
+    @property
+    def hop(self) -> int:
+        return stft_params(self.sr, self.win_ms)[1]
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(self.band_widths) if self.band_widths else tuple(band_widths(self.n_fft))
+
+    @property
+    def receptive_frames(self) -> tuple[int, int]:
+        """Frames of context (past, future) one output frame depends on."""
+        per_block = self.tcn_kernel - 1
+        depth = self.layers * self.tcn_blocks * per_block
+        return (depth, 0) if self.causal else (depth // 2, depth // 2)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["band_widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ApolloConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        d = dict(d)
+        if d.get("band_widths") is not None:
+            d["band_widths"] = tuple(int(w) for w in d["band_widths"])
+        return cls(**d)
+
+
+def rms_normalise(x: torch.Tensor, count: int | None = None) -> torch.Tensor:
+    """x * rsqrt(mean(x^2) + eps) over the last dim, in float32 (weight folded elsewhere)."""
+    xf = x.float()
+    ms = xf.square().sum(-1, keepdim=True) / (count or x.shape[-1])
+    return (xf * torch.rsqrt(ms + NORM_EPS)).to(x.dtype)
+
+
+def _silu(x: torch.Tensor) -> torch.Tensor:
+    return F.silu(x, inplace=not torch.is_grad_enabled())
+
+
+def _uniform(shape: tuple[int, ...], fan_in: int) -> nn.Parameter:
+    # PyTorch's Conv1d default init, so training starts where the published model does
+    bound = 1.0 / math.sqrt(fan_in)
+    return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+
+
+def width_runs(widths: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Runs of consecutive equal band widths: [(width, count), ...]."""
+    return [(w, len(list(g))) for w, g in itertools.groupby(widths)]
+
+
+class BandEncoder(nn.Module):
+    """Gain-shape features -> RMSNorm -> per-band 1x1 conv, one einsum per run of equal widths."""
+
+    def __init__(self, widths: tuple[int, ...], dim: int):
+        super().__init__()
+        self.runs = width_runs(widths)
+        self.norm = nn.ParameterList(nn.Parameter(torch.ones(n, 2 * m + 1)) for m, n in self.runs)
+        self.weight = nn.ParameterList(_uniform((n, dim, 2 * m + 1), 2 * m + 1) for m, n in self.runs)
+        self.bias = nn.ParameterList(_uniform((n, dim), 2 * m + 1) for m, n in self.runs)
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        # spec: (B, F, T) complex -> (K, B, T, N)
+        out, start = [], 0
+        for r, (m, n) in enumerate(self.runs):
+            band = spec[:, start : start + n * m].unflatten(1, (n, m))  # (B, n, m, T)
+            start += n * m
+            ri = torch.view_as_real(band)  # (B, n, m, T, 2)
+            power = (ri.square().sum((2, 4)) + EPS).sqrt()  # (B, n, T)
+            shape = ri / power[:, :, None, :, None]
+            feat = torch.cat(
+                [shape[..., 0].transpose(2, 3), shape[..., 1].transpose(2, 3), power.log()[..., None]], dim=-1
+            )  # (B, n, T, 2m+1)
+            weight = self.weight[r] * self.norm[r][:, None, :]
+            out.append(torch.einsum("bktc,knc->kbtn", rms_normalise(feat), weight) + self.bias[r][:, None, None])
+        return torch.cat(out, dim=0)
+
+
+class BandDecoder(nn.Module):
+    """Per band RMSNorm -> 1x1 conv to 4m -> GLU -> (real, imag) of m bins."""
+
+    def __init__(self, widths: tuple[int, ...], dim: int):
+        super().__init__()
+        self.runs = width_runs(widths)
+        self.norm = nn.ParameterList(nn.Parameter(torch.ones(n, dim)) for m, n in self.runs)
+        self.weight = nn.ParameterList(_uniform((n, 4 * m, dim), dim) for m, n in self.runs)
+        self.bias = nn.ParameterList(_uniform((n, 4 * m), dim) for m, n in self.runs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (K, B, T, N) -> (B, F, T) complex
+        h = rms_normalise(x)
+        out, start = [], 0
+        for r, (m, n) in enumerate(self.runs):
+            weight = self.weight[r] * self.norm[r][:, None, :]
+            y = torch.einsum("kbtn,kon->bkto", h[start : start + n], weight) + self.bias[r][:, None]
+            start += n
+            y = F.glu(y, dim=-1).unflatten(-1, (2, m))  # (B, n, T, 2, m)
+            out.append(torch.complex(y[..., 0, :], y[..., 1, :]).transpose(2, 3).flatten(1, 2))
+        return torch.cat(out, dim=1)
+
+
+class BandRoFormer(nn.Module):
+    """Residual attention + gated MLP across the K bands of each frame."""
+
+    def __init__(self, dim: int, heads: int, max_positions: int):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.Parameter(torch.ones(dim))
+        self.qkv = _uniform((3 * dim, dim), dim)  # rows grouped by head: [q k v] of d each
+        self.out = _uniform((dim, dim), dim)
+        self.mlp_norm = nn.Parameter(torch.ones(dim))
+        self.mlp_in = _uniform((8 * dim, dim), dim)  # [gate (4N), z (4N)]
+        self.mlp_out = _uniform((dim, 4 * dim), 4 * dim)
+        d = dim // heads
+        theta = 10000.0 ** (-torch.arange(0, d, 2).double() / d)
+        angles = torch.arange(max_positions).double()[:, None] * theta[None]
+        self.register_buffer("cos", angles.cos().repeat_interleave(2, 1).float(), persistent=False)
+        self.register_buffer("sin", angles.sin().repeat_interleave(2, 1).float(), persistent=False)
+
+    def rotate(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (R, H, K, d); interleaved pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin)
+        k = x.shape[2]
+        pairs = x.unflatten(-1, (-1, 2))
+        swapped = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+        return torch.addcmul(x * self.cos[:k], swapped, self.sin[:k])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (R, K, N) -- R independent frames, K bands
+        r, k, n = x.shape
+        h = self.heads
+        qkv = F.linear(rms_normalise(x), self.qkv * self.norm)  # (R, K, 3N)
+        qkv = qkv.view(r, k, h, 3, n // h).permute(3, 0, 2, 1, 4)  # (3, R, H, K, d)
+        att = F.scaled_dot_product_attention(self.rotate(qkv[0]), self.rotate(qkv[1]), qkv[2])
+        att = att.transpose(1, 2).reshape(r, k, n)
+        y = torch.addmm(x.reshape(r * k, n), att.reshape(r * k, n), self.out.t())
+        g = _silu(F.linear(rms_normalise(y), self.mlp_in * self.mlp_norm))  # (R*K, 8N)
+        gate, z = g[:, : 4 * n], g[:, 4 * n :]
+        # published quirk: the gate passes through SiLU twice, z once
+        m = F.silu(gate) * z if torch.is_grad_enabled() else F.silu(gate, inplace=True).mul_(z)
+        return torch.addmm(y, m, self.mlp_out.t()).view(r, k, n)
+
+
+class TCNBlock(nn.Module):
+    """x + pw_down(SiLU(pw_up(RMSNorm(depthwise_conv_time(x)))))."""
+
+    def __init__(self, dim: int, kernel: int, causal: bool):
+        super().__init__()
+        self.kernel, self.causal = kernel, causal
+        self.dw_weight = _uniform((dim, kernel), kernel)
+        self.dw_bias = _uniform((dim,), kernel)
+        self.norm = nn.Parameter(torch.ones(dim))
+        self.up_weight = _uniform((4 * dim, dim), dim)
+        self.up_bias = _uniform((4 * dim,), dim)
+        self.down_weight = _uniform((dim, 4 * dim), 4 * dim)
+        self.down_bias = _uniform((dim,), 4 * dim)
+
+    def context(self) -> tuple[int, int]:
+        k = self.kernel - 1
+        return (k, 0) if self.causal else (k // 2, k - k // 2)
+
+    def forward(self, x: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (S, T, N) -- S independent (band, batch) sequences; past: (S, kernel-1, N) for streaming
+        s, t, n = x.shape
+        left, right = self.context()
+        if past is None:
+            xp = F.pad(x, (0, 0, left, right))
+        else:
+            xp = torch.cat([past, x], dim=1)
+        # depthwise conv along time as kernel shifted multiply-adds (channels-last, no transposes)
+        y = torch.addcmul(self.dw_bias, xp[:, : xp.shape[1] - self.kernel + 1], self.dw_weight[:, 0])
+        for j in range(1, self.kernel):
+            y.addcmul_(xp[:, j : j + y.shape[1]], self.dw_weight[:, j])
+        hidden = torch.addmm(self.up_bias, rms_normalise(y).view(-1, n), (self.up_weight * self.norm).t())
+        out = torch.addmm(self.down_bias, _silu(hidden), self.down_weight.t()).view(s, t, n)
+        return out.add_(x)  # addmm's backward needs not its output, so in place is autograd-safe
+
+
+class Apollo(nn.Module):
+    """Apollo generator: (batch, channels, samples) -> same, channels restored independently."""
+
+    def __init__(self, config: ApolloConfig | None = None, **kwargs):
+        super().__init__()
+        config = config or ApolloConfig(**kwargs)
+        self.config = config
+        n = config.feature_dim
+        if n % config.heads or (n // config.heads) % 2:
+            raise ValueError("feature_dim must split into heads of even size")
+        self.encoder = BandEncoder(config.widths, n)
+        self.band_nets = nn.ModuleList(BandRoFormer(n, config.heads, config.max_positions) for _ in range(config.layers))
+        self.seq_nets = nn.ModuleList(
+            nn.ModuleList(TCNBlock(n, config.tcn_kernel, config.causal) for _ in range(config.tcn_blocks))
+            for _ in range(config.layers)
+        )
+        self.decoder = BandDecoder(config.widths, n)
+        self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        # rows per tile of the element-wise-heavy sub-blocks (frames*bands for the
+        # RoFormer, frames*sequences for the TCN); big enough for efficient matmuls,
+        # small enough that the 4N/8N hidden activations stay in cache-sized chunks
+        self.tile_rows = 4096
+
+    def stft(self, audio: torch.Tensor) -> torch.Tensor:
+        return torch.stft(audio, self.config.n_fft, self.config.hop, window=self.window, return_complex=True)
+
+    def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        return torch.istft(spec, self.config.n_fft, self.config.hop, window=self.window, length=length)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        # audio: (B, C, L) -> (B, C, L)
+        b, c, length = audio.shape
+        spec = self.stft(audio.reshape(b * c, length))  # (B*C, F, T)
+        out = self.decoder(self.blocks(self.encoder(spec)))
+        return self.istft(out, length).view(b, c, length)
+
+    def blocks(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Band-sequence blocks. x: (K, B, T, N). cache: per TCN block, its last kernel-1 input frames
+        (K*B, kernel-1, N), updated in place -- used by streaming; None for offline processing."""
+        for i, (band_net, seq_net) in enumerate(zip(self.band_nets, self.seq_nets)):
+            x = self._band_tiles(band_net, x)
+            for j, block in enumerate(seq_net):
+                x = self._seq_tiles(block, x, cache, i * len(seq_net) + j)
+        return x
+
+    def _band_tiles(self, net: BandRoFormer, x: torch.Tensor) -> torch.Tensor:
+        # frames are independent: tile over frames, each tile a (frames, K, N) batch
+        k, b, t, n = x.shape
+        step = max(1, self.tile_rows // (k * b))
+        out = x.new_empty(x.shape)
+        for t0 in range(0, t, step):
+            tile = x[:, :, t0 : t0 + step].permute(1, 2, 0, 3).reshape(-1, k, n)  # (B*tt, K, N)
+            out[:, :, t0 : t0 + step] = net(tile).view(b, -1, k, n).permute(2, 0, 1, 3)
+        return out
+
+    def _seq_tiles(self, block: TCNBlock, x: torch.Tensor, cache, index: int) -> torch.Tensor:
+        # bands are independent: tile over (band, batch) sequences, each tile (S, T, N)
+        k, b, t, n = x.shape
+        seqs = x.view(k * b, t, n)
+        past = None
+        if cache is not None:
+            past = cache[index]
+            cache[index] = torch.cat([past, seqs], dim=1)[:, -(block.kernel - 1) :]
+        step = max(1, self.tile_rows // t)
+        out = seqs.new_empty(seqs.shape)
+        for s0 in range(0, k * b, step):
+            p = None if past is None else past[s0 : s0 + step]
+            out[s0 : s0 + step] = block(seqs[s0 : s0 + step], p)
+        return out.view(k, b, t, n)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
