@@ -197,6 +197,30 @@ class BandRoFormer(nn.Module):
         return torch.addmm(y, m, self.mlp_out.t()).view(r, k, n)
 
 
+def depthwise_time_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, t0: int, t1: int, left: int):
+    """Depthwise conv along time of x (S, T, N), output frames [t0, t1), zeros outside [0, T).
+
+    Channels-last as kernel shifted multiply-adds: no transposes, no padded copy,
+    and a tile reads its halo straight from x.
+    """
+    s, t, n = x.shape
+    y = bias.expand(s, t1 - t0, n).clone()
+    for j in range(weight.shape[1]):
+        o = j - left
+        a, c = max(t0 + o, 0), min(t1 + o, t)
+        if a < c:
+            y[:, a - o - t0 : c - o - t0].addcmul_(x[:, a:c], weight[:, j])
+    return y
+
+
+def _addmm_into(dst: torch.Tensor, inp: torch.Tensor, a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor) -> None:
+    """dst = inp + a @ b + bias for 2-D dst, written straight into dst when autograd is off."""
+    if torch.is_grad_enabled():
+        dst.copy_(torch.addmm(inp, a, b) + bias)
+    else:
+        torch.addmm(inp, a, b, out=dst).add_(bias)
+
+
 class TCNBlock(nn.Module):
     """x + pw_down(SiLU(pw_up(RMSNorm(depthwise_conv_time(x)))))."""
 
@@ -211,25 +235,26 @@ class TCNBlock(nn.Module):
         self.down_weight = _uniform((dim, 4 * dim), 4 * dim)
         self.down_bias = _uniform((dim,), 4 * dim)
 
-    def context(self) -> tuple[int, int]:
-        k = self.kernel - 1
-        return (k, 0) if self.causal else (k // 2, k - k // 2)
+    @property
+    def left(self) -> int:
+        """Past frames the depthwise conv reads (the rest of kernel-1 is future)."""
+        return self.kernel - 1 if self.causal else (self.kernel - 1) // 2
 
-    def forward(self, x: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (S, T, N) -- S independent (band, batch) sequences; past: (S, kernel-1, N) for streaming
-        s, t, n = x.shape
-        left, right = self.context()
-        if past is None:
-            xp = F.pad(x, (0, 0, left, right))
-        else:
-            xp = torch.cat([past, x], dim=1)
-        # depthwise conv along time as kernel shifted multiply-adds (channels-last, no transposes)
-        y = torch.addcmul(self.dw_bias, xp[:, : xp.shape[1] - self.kernel + 1], self.dw_weight[:, 0])
-        for j in range(1, self.kernel):
-            y.addcmul_(xp[:, j : j + y.shape[1]], self.dw_weight[:, j])
+    def forward_tile(self, x: torch.Tensor, out: torch.Tensor, t0: int, t1: int, offset: int = 0) -> None:
+        """out[:, t0-offset : t1-offset] = block(x)[:, t0:t1] for x (S, T, N).
+
+        offset > 0 means x starts with `offset` frames of streamed past context."""
+        n = x.shape[-1]
+        y = depthwise_time_conv(x, self.dw_weight, self.dw_bias, t0, t1, self.left)
         hidden = torch.addmm(self.up_bias, rms_normalise(y).view(-1, n), (self.up_weight * self.norm).t())
-        out = torch.addmm(self.down_bias, _silu(hidden), self.down_weight.t()).view(s, t, n)
-        return out.add_(x)  # addmm's backward needs not its output, so in place is autograd-safe
+        dst = out[:, t0 - offset : t1 - offset].view(-1, n)
+        _addmm_into(dst, x[:, t0:t1].reshape(-1, n), _silu(hidden), self.down_weight.t(), self.down_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (S, T, N) -- S independent sequences
+        out = x.new_empty(x.shape)
+        self.forward_tile(x, out, 0, x.shape[1])
+        return out
 
 
 class Apollo(nn.Module):
@@ -269,38 +294,48 @@ class Apollo(nn.Module):
         return self.istft(out, length).view(b, c, length)
 
     def blocks(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Band-sequence blocks. x: (K, B, T, N). cache: per TCN block, its last kernel-1 input frames
-        (K*B, kernel-1, N), updated in place -- used by streaming; None for offline processing."""
+        """Band-sequence blocks. x: (K, B, T, N).
+
+        cache (streaming only): per TCN block, its last kernel-1 input frames (K*B, kernel-1, N),
+        read as past context and updated in place; None for offline processing."""
+        k, b, t, n = x.shape
+        spare = None  # with autograd off, the TCN ping-pongs between two activation buffers
         for i, (band_net, seq_net) in enumerate(zip(self.band_nets, self.seq_nets)):
             x = self._band_tiles(band_net, x)
             for j, block in enumerate(seq_net):
-                x = self._seq_tiles(block, x, cache, i * len(seq_net) + j)
+                out = spare if spare is not None else x.new_empty(x.shape)
+                seqs = x.view(k * b, t, n)
+                offset = 0
+                if cache is not None:
+                    index = i * len(seq_net) + j
+                    seqs = torch.cat([cache[index], seqs], dim=1)
+                    offset = cache[index].shape[1]
+                    cache[index] = seqs[:, -offset:].clone()
+                self._seq_tiles(block, seqs, out.view(k * b, t, n), offset)
+                spare = None if torch.is_grad_enabled() else x
+                x = out
         return x
 
     def _band_tiles(self, net: BandRoFormer, x: torch.Tensor) -> torch.Tensor:
-        # frames are independent: tile over frames, each tile a (frames, K, N) batch
+        # frames are independent: tile over frames, each tile a (B*frames, K, N) batch
         k, b, t, n = x.shape
+        out = x.new_empty(x.shape) if torch.is_grad_enabled() else x  # tiles have no halo: in place
         step = max(1, self.tile_rows // (k * b))
-        out = x.new_empty(x.shape)
         for t0 in range(0, t, step):
-            tile = x[:, :, t0 : t0 + step].permute(1, 2, 0, 3).reshape(-1, k, n)  # (B*tt, K, N)
+            tile = x[:, :, t0 : t0 + step].permute(1, 2, 0, 3).reshape(-1, k, n)
             out[:, :, t0 : t0 + step] = net(tile).view(b, -1, k, n).permute(2, 0, 1, 3)
         return out
 
-    def _seq_tiles(self, block: TCNBlock, x: torch.Tensor, cache, index: int) -> torch.Tensor:
-        # bands are independent: tile over (band, batch) sequences, each tile (S, T, N)
-        k, b, t, n = x.shape
-        seqs = x.view(k * b, t, n)
-        past = None
-        if cache is not None:
-            past = cache[index]
-            cache[index] = torch.cat([past, seqs], dim=1)[:, -(block.kernel - 1) :]
-        step = max(1, self.tile_rows // t)
-        out = seqs.new_empty(seqs.shape)
-        for s0 in range(0, k * b, step):
-            p = None if past is None else past[s0 : s0 + step]
-            out[s0 : s0 + step] = block(seqs[s0 : s0 + step], p)
-        return out.view(k, b, t, n)
+    def _seq_tiles(self, block: TCNBlock, x: torch.Tensor, out: torch.Tensor, offset: int) -> None:
+        # sequences are independent and the conv reads its halo from x: tile over
+        # (sequences, frames) so each tile holds about tile_rows rows
+        s, t = out.shape[:2]
+        frames = min(t, self.tile_rows)
+        seqs = max(1, self.tile_rows // frames)
+        for s0 in range(0, s, seqs):
+            for t0 in range(0, t, frames):
+                t1 = min(t0 + frames, t)
+                block.forward_tile(x[s0 : s0 + seqs], out[s0 : s0 + seqs], t0 + offset, t1 + offset, offset)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
