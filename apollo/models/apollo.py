@@ -48,6 +48,11 @@ class ApolloConfig:
     band_widths: tuple[int, ...] | None = None
     max_positions: int = 100
 
+    def __post_init__(self):
+        # resolve the default split so equal architectures compare equal
+        widths = self.band_widths or band_widths(self.n_fft)
+        object.__setattr__(self, "band_widths", tuple(int(w) for w in widths))
+
     @property
     def n_fft(self) -> int:
         return stft_params(self.sr, self.win_ms)[0]
@@ -58,7 +63,7 @@ class ApolloConfig:
 
     @property
     def widths(self) -> tuple[int, ...]:
-        return tuple(self.band_widths) if self.band_widths else tuple(band_widths(self.n_fft))
+        return self.band_widths
 
     @property
     def receptive_frames(self) -> tuple[int, int]:
@@ -78,9 +83,6 @@ class ApolloConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        d = dict(d)
-        if d.get("band_widths") is not None:
-            d["band_widths"] = tuple(int(w) for w in d["band_widths"])
         return cls(**d)
 
 

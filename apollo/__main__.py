@@ -1,0 +1,3 @@
+from apollo.cli import main
+
+main()

@@ -1,0 +1,134 @@
+"""Generator checkpoints: our safetensors format, and the published formats read without flags.
+
+Our format: a ``.safetensors`` file of the :class:`Apollo` state dict whose
+metadata holds ``{"format": "apollo-restore", "config": <ApolloConfig JSON>}``.
+
+Also read, architecture inferred from tensor shapes:
+* a torch file ``{"model_name", "state_dict", "model_args"}`` (the released ``pytorch_model.bin``);
+* a Lightning ``.ckpt`` whose ``state_dict`` keys carry an ``audio_model.`` prefix
+  (the discriminator's keys beside them are ignored);
+* a bare state dict in the published layout (torch or safetensors file).
+
+Nothing is unpickled beyond tensors and plain containers: torch files are read
+with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from apollo.errors import ApolloError
+from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.models.convert import from_published, is_published_layout
+
+FORMAT = "apollo-restore"
+LIGHTNING_PREFIX = "audio_model."
+
+
+class CheckpointError(ApolloError):
+    """A checkpoint that is missing, unreadable or of an unknown layout."""
+
+
+def save_generator(model: Apollo, path: str | os.PathLike) -> None:
+    """Write atomically: a temporary name, renamed when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(model.config.to_dict())})
+    os.replace(tmp, path)
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Apollo:
+    config, state = read_checkpoint(path)
+    model = Apollo(config)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: weights do not match the inferred architecture "
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
+        )
+    return model.to(device).eval()
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[ApolloConfig, dict[str, torch.Tensor]]:
+    """(config, state dict in our layout) from any supported checkpoint file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if _is_safetensors(path):
+        return _read_safetensors(path)
+    if not (zipfile.is_zipfile(path) or _looks_like_legacy_torch(path)):
+        raise CheckpointError(f"{path}: not a checkpoint (neither a safetensors nor a torch file)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsupported content"
+        raise CheckpointError(f"{path}: refusing to unpickle non-tensor objects ({first})") from None
+    except Exception as e:  # corrupt zip, truncated file, ...
+        raise CheckpointError(f"{path}: unreadable torch file ({type(e).__name__}: {e})") from None
+    return _from_torch_object(path, obj)
+
+
+def _is_safetensors(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and int.from_bytes(head[:8], "little") < 100_000_000 and head[8:9] == b"{"
+
+
+def _looks_like_legacy_torch(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"  # pickle protocol marker of torch's legacy format
+
+
+def _read_safetensors(path: Path) -> tuple[ApolloConfig, dict[str, torch.Tensor]]:
+    try:
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable safetensors file ({e})") from None
+    if metadata.get("format") == FORMAT:
+        try:
+            return ApolloConfig.from_dict(json.loads(metadata["config"])), state
+        except (KeyError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: bad model config in metadata ({e})") from None
+    return _from_state_dict(path, state, "a safetensors file")
+
+
+def _from_torch_object(path: Path, obj) -> tuple[ApolloConfig, dict[str, torch.Tensor]]:
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        state = obj["state_dict"]
+        if any(k.startswith(LIGHTNING_PREFIX) for k in state):
+            generator = {k[len(LIGHTNING_PREFIX) :]: v for k, v in state.items() if k.startswith(LIGHTNING_PREFIX)}
+            return _from_state_dict(path, generator, "a Lightning checkpoint")
+        return _from_state_dict(path, state, "a torch checkpoint dict")
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return _from_state_dict(path, obj, "a bare state dict")
+    return _unknown(path, obj)
+
+
+def _from_state_dict(path: Path, state: dict, kind: str) -> tuple[ApolloConfig, dict[str, torch.Tensor]]:
+    if is_published_layout(state):
+        try:
+            return from_published(state)
+        except (KeyError, IndexError, ValueError) as e:
+            raise CheckpointError(f"{path}: {kind} in the published Apollo layout, but incomplete ({e})") from None
+    keys = sorted(state)[:4]
+    raise CheckpointError(f"{path}: {kind} of unknown layout (first keys: {keys}); expected Apollo generator weights")
+
+
+def _unknown(path: Path, obj) -> tuple[ApolloConfig, dict[str, torch.Tensor]]:
+    if isinstance(obj, dict):
+        found = f"a dict with keys {sorted(map(str, obj))[:6]}"
+    else:
+        found = f"a {type(obj).__name__}"
+    raise CheckpointError(f"{path}: unknown checkpoint layout: found {found}")

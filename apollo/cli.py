@@ -1,0 +1,162 @@
+"""The ``apollo`` command line."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from apollo.errors import ApolloError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Apollo: restore lossy-compressed (MP3, AAC, ...) music with a band-sequence GAN generator.",
+)
+
+
+class UserError(ApolloError):
+    """A mistake in the command's input: reported as one line, exit status 1."""
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Format(str, Enum):
+    wav = "wav"
+    flac = "flac"
+
+
+@app.callback()
+def _root() -> None:
+    """Apollo: restore lossy-compressed (MP3, AAC, ...) music with a band-sequence GAN generator."""
+
+
+def pick_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device available (this torch build or machine has none)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps: Apple MPS is not available here")
+    return name
+
+
+def output_paths(inputs: list[Path], out: Optional[Path], fmt: str) -> list[Path]:
+    """Where each input's restoration goes: beside it, into a folder, or to one named file."""
+    suffix = f".{fmt}"
+    if out is not None and (out.is_dir() or len(inputs) > 1 or not out.suffix):
+        if out.exists() and not out.is_dir():
+            raise UserError(f"-o {out}: several inputs need an output folder, and this is a file")
+        return [out / f"{p.stem}.restored{suffix}" for p in inputs]
+    if out is not None:
+        if out.suffix.lower() not in (".wav", ".flac"):
+            raise UserError(f"-o {out}: output file must end in .wav or .flac")
+        return [out]
+    return [p.with_name(f"{p.stem}.restored{suffix}") for p in inputs]
+
+
+def check_paths(inputs: list[Path], outputs: list[Path], overwrite: bool) -> None:
+    resolved = {p.resolve() for p in inputs}
+    seen = set()
+    for src, dst in zip(inputs, outputs):
+        if dst.resolve() in resolved:
+            raise UserError(f"output {dst} is one of the inputs; refusing to overwrite an input")
+        if dst.resolve() in seen:
+            raise UserError(f"two inputs would both be written to {dst}")
+        seen.add(dst.resolve())
+        if dst.exists() and not overwrite:
+            raise UserError(f"output {dst} exists; pass --overwrite to replace it")
+
+
+@app.command()
+def restore(
+    inputs: list[Path] = typer.Argument(..., help="Audio files: wav, flac, ogg, mp3; m4a/aac/wma etc. need ffmpeg."),
+    output: Optional[Path] = typer.Option(
+        None, "-o", "--output", help="Output file (one input) or folder. Default: <input>.restored.<format> beside it."
+    ),
+    checkpoint: Path = typer.Option(
+        ..., "--checkpoint", "-c", help="Generator weights: ours (.safetensors) or a published Apollo checkpoint."
+    ),
+    device: Device = typer.Option(Device.auto, help="Where to run the model."),
+    chunk_seconds: float = typer.Option(
+        30.0, min=1.0, help="Audio per model call; memory grows with it, output does not depend on it."
+    ),
+    format: Format = typer.Option(Format.wav, "--format", help="Output format (44.1 kHz)."),
+    bits: str = typer.Option(
+        "float", help="Sample format: 'float' (32-bit float, wav only) or '24' (24-bit PCM). flac is always 24-bit."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace existing output files."),
+) -> None:
+    """Restore lossy-compressed music files to 44.1 kHz full-band audio.
+
+    Long files are processed in chunks with enough overlap that the result
+    equals processing the whole file at once; memory does not grow with length.
+    Each output is written under a temporary name and renamed when complete.
+    """
+    from apollo.audio.io import probe
+    from apollo.checkpoint import load_generator
+
+    if bits not in ("float", "24"):
+        raise UserError(f"--bits {bits}: choose 'float' or '24'")
+    subtype = "PCM_24" if (bits == "24" or format == Format.flac) else "FLOAT"
+    outputs = output_paths(inputs, output, format.value)
+    infos = [probe(p) for p in inputs]  # every input checked before anything is written
+    check_paths(inputs, outputs, overwrite)
+    for dst in outputs:
+        if not dst.parent.is_dir():
+            raise UserError(f"output folder does not exist: {dst.parent}")
+    dev = pick_device(device.value)
+    model = load_generator(checkpoint, dev)
+    _restore_all(model, infos, outputs, chunk_seconds, subtype)
+
+
+def _restore_all(model, infos, outputs, chunk_seconds: float, subtype: str) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from apollo.restore import restore_file
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        for info, dst in zip(infos, outputs):
+            task = bar.add_task(info.path.name, total=None)
+            restore_file(
+                model,
+                info.path,
+                dst,
+                chunk_seconds=chunk_seconds,
+                subtype=subtype,
+                progress=lambda n, t=task: bar.advance(t, n),
+                on_start=lambda frames, t=task: bar.update(t, total=frames),
+            )
+            console.print(f"wrote {dst}")
+
+
+def main() -> None:
+    try:
+        app()
+    except ApolloError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

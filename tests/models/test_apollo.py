@@ -1,0 +1,110 @@
+import json
+
+import pytest
+import torch
+
+from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.models.convert import from_published, infer_published_config, to_published
+from apollo.models.reference import ReferenceApollo
+from tests.conftest import FIXTURES, tiny_model, tiny_reference_model
+
+
+def test_oracle_reproduces_published_output(tiny_reference):
+    state, x, y = tiny_reference
+    oracle = ReferenceApollo(feature_dim=16, layer=2).eval()
+    oracle.load_state_dict(state)
+    with torch.no_grad():
+        assert (oracle(x) - y).abs().max() <= 1e-4
+
+
+def test_fast_model_reproduces_published_output(tiny_reference):
+    state, x, y = tiny_reference
+    config, ours = from_published(state)
+    model = Apollo(config).eval()
+    model.load_state_dict(ours)
+    assert x.shape[-1] % config.hop != 0  # the fixture checks exact lengths
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == y.shape
+    assert (out - y).abs().max() <= 1e-4
+
+
+def test_paper_size_matches_published_layout():
+    schema = json.loads((FIXTURES / "apollo_paper_state_dict_schema.json").read_text())
+    model = Apollo()
+    assert model.num_parameters() == schema["num_parameters"] == 16_539_308
+    published = to_published(model.config, model.state_dict())
+    assert {k: list(v.shape) for k, v in published.items()} == schema["state_dict"]
+
+
+def test_converter_round_trip_and_inference(tiny_reference):
+    state, _, _ = tiny_reference
+    config, ours = from_published(state)
+    assert (config.feature_dim, config.layers, config.heads, len(config.widths)) == (16, 2, 8, 80)
+    assert config.widths[:2] == (5, 5) and config.widths[-1] == 47
+    back = to_published(config, ours)
+    assert set(back) == set(state)
+    for k in state:
+        assert torch.allclose(back[k], state[k], atol=1e-6), k
+
+
+def test_other_sizes_are_inferred():
+    torch.manual_seed(0)
+    ref = ReferenceApollo(feature_dim=32, layer=1).eval()
+    config = infer_published_config(ref.state_dict())
+    assert (config.feature_dim, config.layers) == (32, 1)
+    model = Apollo(config).eval()
+    model.load_state_dict(from_published(ref.state_dict())[1])
+    x = torch.randn(1, 1, 5000) * 0.1
+    with torch.no_grad():
+        assert (model(x) - ref(x)).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_matches_oracle_for_any_channel_count_and_tiling(channels):
+    oracle = tiny_reference_model(seed=channels)
+    config, state = from_published(oracle.state_dict())
+    model = Apollo(config).eval()
+    model.load_state_dict(state)
+    x = torch.randn(2, channels, 7000) * 0.2
+    with torch.no_grad():
+        expected = oracle(x)
+        out = model(x)
+        model.tile_rows = 37  # tiles smaller than a frame's bands and a band's frames
+        tiled = model(x)
+    assert out.shape == x.shape
+    assert (out - expected).abs().max() < 1e-5
+    assert (tiled - expected).abs().max() < 1e-5
+
+
+def test_gradients_flow_and_match_inference_output():
+    model = tiny_model()
+    x = torch.randn(1, 2, 4410) * 0.2
+    with torch.no_grad():
+        expected = model(x)
+    y = model(x)  # autograd path: no in-place work
+    assert (y - expected).abs().max() < 1e-6
+    y.square().mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(g.abs().sum() for g in grads) > 0
+
+
+def test_causal_output_ignores_the_future():
+    model = tiny_model(causal=True)
+    x = torch.randn(1, 1, 20000) * 0.2
+    y = x.clone()
+    y[..., 12000:] = 0
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    n_fft = model.config.n_fft
+    assert (a - b)[..., : 12000 - n_fft].abs().max() == 0
+    assert (a - b)[..., 12000:].abs().max() > 0
+
+
+def test_config_round_trip_and_rejects_unknown_keys():
+    config = ApolloConfig(feature_dim=32, causal=True)
+    assert ApolloConfig.from_dict(config.to_dict()) == config
+    assert config.widths == ApolloConfig(band_widths=config.widths).widths
+    with pytest.raises(ValueError, match="unknown"):
+        ApolloConfig.from_dict({"feature_dims": 3})

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from apollo.models.streaming import StreamingApollo
+from tests.conftest import tiny_model
+
+
+@pytest.mark.parametrize("sizes", [[1000], [1, 7, 441, 882, 3000, 10001], [60000]])
+def test_stream_equals_offline_causal(sizes):
+    model = tiny_model(causal=True)
+    x = torch.randn(2, 30001) * 0.3
+    with torch.no_grad():
+        expected = model(x[None])[0]
+    stream = StreamingApollo(model, channels=2)
+    outs, pos, i, worst = [], 0, 0, 0
+    while pos < x.shape[1]:
+        n = sizes[i % len(sizes)]
+        i += 1
+        outs.append(stream.process(x[:, pos : pos + n]))
+        pos = min(pos + n, x.shape[1])
+        worst = max(worst, pos - sum(o.shape[1] for o in outs))
+    outs.append(stream.flush())
+    out = torch.cat(outs, 1)
+    assert out.shape == x.shape
+    assert (out - expected).abs().max() <= 1e-5
+    assert worst <= stream.latency_samples < model.config.n_fft  # within one window
+
+
+def test_stream_can_be_reused_after_flush():
+    model = tiny_model(causal=True)
+    stream = StreamingApollo(model, channels=1)
+    x = torch.randn(1, 5000) * 0.3
+    first = torch.cat([stream.process(x), stream.flush()], 1)
+    second = torch.cat([stream.process(x), stream.flush()], 1)
+    assert torch.equal(first, second)
+
+
+def test_streaming_rejects_non_causal_and_too_short():
+    with pytest.raises(ValueError, match="causal"):
+        StreamingApollo(tiny_model(causal=False), channels=1)
+    stream = StreamingApollo(tiny_model(causal=True), channels=1)
+    stream.process(torch.zeros(1, 100))
+    with pytest.raises(ValueError, match="more than"):
+        stream.flush()

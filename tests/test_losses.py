@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from apollo.losses import (
+    LossWeights,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    generator_loss,
+    multi_resolution_stft_loss,
+)
+
+REAL = [(torch.tensor([1.0, 1.0]), []), (torch.tensor([0.5]), [])]
+FAKE = [(torch.tensor([0.0, 1.0]), []), (torch.tensor([1.0]), [])]
+
+
+def test_lsgan_discriminator_loss_by_hand():
+    # D1: mean((1-1)^2, (1-1)^2) + mean(0^2, 1^2) = 0.5 ; D2: (0.5-1)^2 + 1^2 = 1.25
+    assert discriminator_loss(REAL, FAKE).item() == pytest.approx(1.75)
+
+
+def test_lsgan_generator_loss_by_hand():
+    # D1: mean((0-1)^2, (1-1)^2) = 0.5 ; D2: (1-1)^2 = 0
+    assert generator_adversarial_loss(FAKE).item() == pytest.approx(0.5)
+
+
+def test_feature_matching_by_hand_and_targets_detached():
+    r1 = torch.tensor([1.0, -3.0], requires_grad=True)
+    f1 = torch.tensor([2.0, -1.0], requires_grad=True)
+    r2, f2 = torch.tensor([2.0], requires_grad=True), torch.tensor([2.0], requires_grad=True)
+    # layer 1: mean(|1-2|, |-3+1|) / mean(|1|, |-3|) = 1.5 / 2 = 0.75 ; layer 2: 0 ; mean over layers
+    loss = feature_matching_loss([(None, [r1, r2])], [(None, [f1, f2])])
+    assert loss.item() == pytest.approx(0.375)
+    loss.backward()
+    assert r1.grad is None and f1.grad is not None
+
+
+def test_stft_loss_is_relative_magnitude_error():
+    y = torch.randn(2, 4096)
+    windows = (64, 256)
+    assert multi_resolution_stft_loss(y, torch.zeros_like(y), windows).item() == pytest.approx(2.0, rel=1e-5)
+    assert multi_resolution_stft_loss(y, 0.5 * y, windows).item() == pytest.approx(1.0, rel=1e-5)
+    assert multi_resolution_stft_loss(y, -y, windows).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_generator_total_weights_the_parts():
+    y = torch.randn(1, 1, 2048)
+    real = [(torch.ones(3), [torch.ones(2)])]
+    fake = [(torch.zeros(3), [torch.zeros(2)])]
+    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0), windows=(64,))
+    assert parts["adversarial"].item() == pytest.approx(1.0)
+    assert parts["feature_matching"].item() == pytest.approx(1.0)
+    assert parts["stft"].item() == pytest.approx(1.0, rel=1e-5)
+    assert total.item() == pytest.approx(10.0, rel=1e-5)
