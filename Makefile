@@ -1,6 +1,9 @@
 # The README's two commands: `make repro` and `make test`. Both set up first (idempotently).
 .PHONY: setup repro test test-fast bench
 VENV := .venv/bin
+# stages run `python ...`: the project's virtual environment comes first
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 setup:
 	@bash scripts/setup.sh

@@ -132,7 +132,8 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, subtype: str) -> N
 
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
+    # the bar is for people: off when stderr is not a terminal, cleared on exit so an error stays one line
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         for info, dst in zip(infos, outputs):
             task = bar.add_task(info.path.name, total=None)
             restore_file(

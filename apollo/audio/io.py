@@ -9,8 +9,8 @@ resampler.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +39,10 @@ class AudioInfo:
 
 
 def ffmpeg_path() -> str | None:
-    try:
+    with warnings.catch_warnings():
+        # pydub warns on import when ffmpeg is missing; we report that ourselves, once
+        warnings.simplefilter("ignore", RuntimeWarning)
         from pydub.utils import which
-    except ImportError:  # pragma: no cover - pydub is a dependency
-        which = shutil.which
     return which("ffmpeg")
 
 

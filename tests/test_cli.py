@@ -1,0 +1,145 @@
+"""The CLI as a user meets it: real subprocesses, one-line errors, nothing written on bad input."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from apollo.checkpoint import save_generator
+from tests.conftest import tiny_model, write_tone
+
+pytestmark = pytest.mark.slow  # real subprocesses: a second or two each
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_generator(tiny_model(), path)
+    return path
+
+
+def apollo(*args, env=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "apollo", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
+    )
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def assert_user_error(res, pattern: str):
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    assert "Traceback" not in res.stderr
+    assert pattern in lines[0], lines[0]
+
+
+def test_restore_wav_default_output(tmp_path, ckpt):
+    src = tmp_path / "song.wav"
+    write_tone(src, seconds=1.5)
+    res = apollo("restore", src, "--checkpoint", ckpt, "--chunk-seconds", "1")
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "song.restored.wav"
+    data, sr = sf.read(str(out))
+    assert sr == 44100 and data.shape == (int(1.5 * 44100), 2)
+    assert sf.info(str(out)).subtype == "FLOAT"
+
+
+def test_restore_mp3_and_m4a_into_folder(tmp_path, ckpt):
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is installed by scripts/setup.sh; run it first")
+    wav = tmp_path / "a.wav"
+    write_tone(wav, seconds=1.0)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, "-b:a", "64k", tmp_path / "a.mp3"], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, "-c:a", "aac", tmp_path / "b.m4a"], check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    res = apollo("restore", tmp_path / "a.mp3", tmp_path / "b.m4a", "-o", out, "-c", ckpt, "--format", "flac")
+    assert res.returncode == 0, res.stderr
+    assert listing(out) == ["a.restored.flac", "b.restored.flac"]
+    for name in listing(out):
+        info = sf.info(str(out / name))
+        assert info.samplerate == 44100 and info.subtype == "PCM_24" and info.frames > 40000
+
+
+def test_m4a_without_ffmpeg_says_so(tmp_path, ckpt):
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is installed by scripts/setup.sh; run it first")
+    wav = tmp_path / "a.wav"
+    write_tone(wav, seconds=0.5)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, "-c:a", "aac", tmp_path / "b.m4a"], check=True)
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = dict(os.environ, PATH=str(bare))
+    res = apollo("restore", tmp_path / "b.m4a", "-c", ckpt, env=env)
+    assert_user_error(res, "install ffmpeg")
+    assert listing(tmp_path) == ["a.wav", "b.m4a", "bin"]
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
+    good = tmp_path / "good.wav"
+    write_tone(good, seconds=1.0)
+    (tmp_path / "notes.txt").write_text("not audio at all\n" * 100)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    sf.write(str(tmp_path / "zero.wav"), np.zeros((0, 2), np.float32), 44100)
+    nan = np.zeros((44100, 2), np.float32)
+    nan[30000, 1] = np.inf
+    sf.write(str(tmp_path / "inf.wav"), nan, 44100, subtype="FLOAT")
+    write_tone(tmp_path / "long.flac", seconds=3.0)
+    data = (tmp_path / "long.flac").read_bytes()
+    (tmp_path / "truncated.flac").write_bytes(data[: len(data) // 2])
+    (tmp_path / "exists.wav").write_bytes(b"keep me")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 64)
+    return {
+        "missing": (["missing.wav"], "input not found"),
+        "not audio": (["notes.txt"], "not an audio file"),
+        "empty": (["empty.wav"], "empty file"),
+        "zero length": (["zero.wav"], "no audio samples"),
+        "inf": (["inf.wav"], "NaN or infinite"),
+        "truncated": (["truncated.flac"], "truncated"),
+        "output is input": (["good.wav", "-o", "good.wav"], "is one of the inputs"),
+        "output exists": (["good.wav", "-o", "exists.wav"], "--overwrite"),
+        "checkpoint missing": (["good.wav", "-o", "o.wav", "CKPT=nope.safetensors"], "checkpoint not found"),
+        "checkpoint unknown": (["good.wav", "-o", "o.wav", "CKPT=bad.safetensors"], "not a checkpoint"),
+        "bad bits": (["good.wav", "-o", "o.wav", "--bits", "16"], "--bits"),
+    }
+
+
+BAD_CASES = [
+    "missing", "not audio", "empty", "zero length", "inf", "truncated", "output is input", "output exists",
+    "checkpoint missing", "checkpoint unknown", "bad bits",
+]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_one_line_nothing_written(tmp_path, ckpt, case):
+    args, pattern = _bad_inputs(tmp_path)[case]
+    checkpoint = ckpt
+    if args[-1].startswith("CKPT="):
+        checkpoint = tmp_path / args.pop()[5:]
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    res = apollo("restore", *args, "-c", checkpoint, cwd=tmp_path)
+    assert_user_error(res, pattern)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_overwrite_replaces(tmp_path, ckpt):
+    write_tone(tmp_path / "good.wav", seconds=0.5)
+    (tmp_path / "out.wav").write_bytes(b"old")
+    res = apollo("restore", "good.wav", "-o", "out.wav", "-c", ckpt, "--overwrite", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert sf.info(str(tmp_path / "out.wav")).frames == 22050
+
+
+def test_help_explains():
+    res = apollo("restore", "--help")
+    assert res.returncode == 0
+    for word in ("--checkpoint", "--chunk-seconds", "--overwrite", "--device", "ffmpeg"):
+        assert word in res.stdout
