@@ -93,7 +93,7 @@ def restore(
     ),
     device: Device = typer.Option(Device.auto, help="Where to run the model."),
     chunk_seconds: float = typer.Option(
-        30.0, min=1.0, help="Audio per model call; memory grows with it, output does not depend on it."
+        10.0, min=1.0, help="Audio per model call; memory grows with it, output does not depend on it."
     ),
     format: Format = typer.Option(Format.wav, "--format", help="Output format (44.1 kHz)."),
     bits: str = typer.Option(

@@ -81,7 +81,7 @@ def _run(model: Apollo, audio: np.ndarray, device: torch.device) -> np.ndarray:
     return y.float().cpu().numpy().T.copy()
 
 
-def restore_array(model: Apollo, audio: np.ndarray, chunk_seconds: float = 30.0) -> np.ndarray:
+def restore_array(model: Apollo, audio: np.ndarray, chunk_seconds: float = 10.0) -> np.ndarray:
     """Restore an in-memory (frames, channels) array at the model's rate."""
     plan = ChunkPlan.for_model(model, chunk_seconds)
     blocks = restore_stream(model, lambda s, n: audio[s : s + n], len(audio), plan)
@@ -93,7 +93,7 @@ def restore_file(
     src: str | Path,
     dst: str | Path,
     *,
-    chunk_seconds: float = 30.0,
+    chunk_seconds: float = 10.0,
     subtype: str = "FLOAT",
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
