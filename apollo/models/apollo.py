@@ -103,6 +103,13 @@ def _uniform(shape: tuple[int, ...], fan_in: int) -> nn.Parameter:
     return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
 
 
+def rotary_tables(head_dim: int, positions: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin) of p * theta_i, theta_i = 10000^(-2i/d), each repeated for its interleaved pair: (positions, d)."""
+    theta = 10000.0 ** (-torch.arange(0, head_dim, 2).double() / head_dim)
+    angles = torch.arange(positions).double()[:, None] * theta[None]
+    return angles.cos().repeat_interleave(2, 1).float(), angles.sin().repeat_interleave(2, 1).float()
+
+
 def width_runs(widths: tuple[int, ...]) -> list[tuple[int, int]]:
     """Runs of consecutive equal band widths: [(width, count), ...]."""
     return [(w, len(list(g))) for w, g in itertools.groupby(widths)]
@@ -170,11 +177,9 @@ class BandRoFormer(nn.Module):
         self.mlp_norm = nn.Parameter(torch.ones(dim))
         self.mlp_in = _uniform((8 * dim, dim), dim)  # [gate (4N), z (4N)]
         self.mlp_out = _uniform((dim, 4 * dim), 4 * dim)
-        d = dim // heads
-        theta = 10000.0 ** (-torch.arange(0, d, 2).double() / d)
-        angles = torch.arange(max_positions).double()[:, None] * theta[None]
-        self.register_buffer("cos", angles.cos().repeat_interleave(2, 1).float(), persistent=False)
-        self.register_buffer("sin", angles.sin().repeat_interleave(2, 1).float(), persistent=False)
+        cos, sin = rotary_tables(dim // heads, max_positions)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
         # x: (R, H, K, d); interleaved pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin)

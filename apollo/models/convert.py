@@ -11,7 +11,7 @@ import re
 
 import torch
 
-from apollo.models.apollo import ApolloConfig, width_runs
+from apollo.models.apollo import ApolloConfig, rotary_tables, width_runs
 
 # ours (relative to band_nets.i / seq_nets.i.j)  <->  published (relative to net.i.band_net / net.i.seq_net.blocks.j)
 ROFORMER_KEYS = {
@@ -102,15 +102,13 @@ def to_published(config: ApolloConfig, state: dict) -> dict:
             for t in state[f"{part}.{name}.{r}"].unbind(0):
                 out[f"{prefix}.{band}.{suffix}"] = t.unsqueeze(-1) if name == "weight" else t
                 band += 1
-    d = config.feature_dim // config.heads
-    theta = 10000.0 ** (-torch.arange(0, d, 2).double() / d)
-    angles = torch.arange(config.max_positions).double()[:, None] * theta[None]
+    cos, sin = rotary_tables(config.feature_dim // config.heads, config.max_positions)
     for i in range(config.layers):
         for ours, theirs in ROFORMER_KEYS.items():
             t = state[f"band_nets.{i}.{ours}"]
             out[f"net.{i}.band_net.{theirs}"] = t.unsqueeze(-1) if t.dim() == 2 else t
-        out[f"net.{i}.band_net.cos_freq"] = angles.cos().repeat_interleave(2, 1).float()
-        out[f"net.{i}.band_net.sin_freq"] = angles.sin().repeat_interleave(2, 1).float()
+        out[f"net.{i}.band_net.cos_freq"] = cos.clone()
+        out[f"net.{i}.band_net.sin_freq"] = sin.clone()
         for j in range(config.tcn_blocks):
             for ours, theirs in TCN_KEYS.items():
                 t = state[f"seq_nets.{i}.{j}.{ours}"]
