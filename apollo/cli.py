@@ -95,7 +95,9 @@ def restore(
     chunk_seconds: float = typer.Option(
         10.0, min=1.0, help="Audio per model call; memory grows with it, output does not depend on it."
     ),
-    format: Format = typer.Option(Format.wav, "--format", help="Output format (44.1 kHz)."),
+    format: Format = typer.Option(
+        Format.wav, "--format", help="Output format (44.1 kHz) for default or folder outputs; -o FILE uses its suffix."
+    ),
     bits: str = typer.Option(
         "float", help="Sample format: 'float' (32-bit float, wav only) or '24' (24-bit PCM). flac is always 24-bit."
     ),
@@ -112,7 +114,6 @@ def restore(
 
     if bits not in ("float", "24"):
         raise UserError(f"--bits {bits}: choose 'float' or '24'")
-    subtype = "PCM_24" if (bits == "24" or format == Format.flac) else "FLOAT"
     outputs = output_paths(inputs, output, format.value)
     infos = [probe(p) for p in inputs]  # every input checked before anything is written
     check_paths(inputs, outputs, overwrite)
@@ -121,10 +122,10 @@ def restore(
             raise UserError(f"output folder does not exist: {dst.parent}")
     dev = pick_device(device.value)
     model = load_generator(checkpoint, dev)
-    _restore_all(model, infos, outputs, chunk_seconds, subtype)
+    _restore_all(model, infos, outputs, chunk_seconds, bits)
 
 
-def _restore_all(model, infos, outputs, chunk_seconds: float, subtype: str) -> None:
+def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -136,6 +137,8 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, subtype: str) -> N
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         for info, dst in zip(infos, outputs):
             task = bar.add_task(info.path.name, total=None)
+            # the output's suffix decides its format; flac holds no float samples
+            subtype = "PCM_24" if bits == "24" or dst.suffix.lower() == ".flac" else "FLOAT"
             restore_file(
                 model,
                 info.path,

@@ -138,6 +138,14 @@ def test_overwrite_replaces(tmp_path, ckpt):
     assert sf.info(str(tmp_path / "out.wav")).frames == 22050
 
 
+def test_output_suffix_decides_format(tmp_path, ckpt):
+    write_tone(tmp_path / "good.wav", seconds=0.5)
+    res = apollo("restore", "good.wav", "-o", "out.flac", "-c", ckpt, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    info = sf.info(str(tmp_path / "out.flac"))
+    assert (info.format, info.subtype) == ("FLAC", "PCM_24")
+
+
 def test_help_explains():
     res = apollo("restore", "--help")
     assert res.returncode == 0
