@@ -52,13 +52,18 @@ def test_restore_wav_default_output(tmp_path, ckpt):
     assert sf.info(str(out)).subtype == "FLOAT"
 
 
-def test_restore_mp3_and_m4a_into_folder(tmp_path, ckpt):
+def encode(wav: Path, dst: Path, *codec_args: str) -> None:
+    """Encode a test file with the ffmpeg that scripts/setup.sh installs."""
     if shutil.which("ffmpeg") is None:
         pytest.fail("ffmpeg is installed by scripts/setup.sh; run it first")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, *codec_args, dst], check=True)
+
+
+def test_restore_mp3_and_m4a_into_folder(tmp_path, ckpt):
     wav = tmp_path / "a.wav"
     write_tone(wav, seconds=1.0)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, "-b:a", "64k", tmp_path / "a.mp3"], check=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, "-c:a", "aac", tmp_path / "b.m4a"], check=True)
+    encode(wav, tmp_path / "a.mp3", "-b:a", "64k")
+    encode(wav, tmp_path / "b.m4a", "-c:a", "aac")
     out = tmp_path / "out"
     out.mkdir()
     res = apollo("restore", tmp_path / "a.mp3", tmp_path / "b.m4a", "-o", out, "-c", ckpt, "--format", "flac")
@@ -70,11 +75,9 @@ def test_restore_mp3_and_m4a_into_folder(tmp_path, ckpt):
 
 
 def test_m4a_without_ffmpeg_says_so(tmp_path, ckpt):
-    if shutil.which("ffmpeg") is None:
-        pytest.fail("ffmpeg is installed by scripts/setup.sh; run it first")
     wav = tmp_path / "a.wav"
     write_tone(wav, seconds=0.5)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", wav, "-c:a", "aac", tmp_path / "b.m4a"], check=True)
+    encode(wav, tmp_path / "b.m4a", "-c:a", "aac")
     bare = tmp_path / "bin"
     bare.mkdir()
     env = dict(os.environ, PATH=str(bare))
