@@ -1,13 +1,22 @@
-"""params.yaml, parsed once into typed dataclasses. Unknown keys are errors, not silently ignored."""
+"""params.yaml, parsed once into typed dataclasses. Unknown keys are errors, not silently ignored.
+
+Paths live once: the SAD stage reads ``sources.root``, the shards stage reads the
+index that ``sad.out`` holds; nothing repeats a path.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from apollo.audio.activity import SADParams
+from apollo.data.shards import ShardParams
+from apollo.data.sources import SourceParams
+from apollo.data.synth import SynthParams
 from apollo.errors import ApolloError
 from apollo.models.apollo import ApolloConfig
 
@@ -22,24 +31,67 @@ class ModelCardParams:
 
 
 @dataclass(frozen=True)
+class SadConfig:
+    out: str = "data/sad"
+    workers: int = 0
+    detection: SADParams = field(default_factory=SADParams)
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    out: str = "data/shards"
+    seed: int = 0
+    samples: dict = field(default_factory=lambda: {"train": 1600, "val": 100, "test": 200})
+    samples_per_shard: int = 100
+    seconds: float = 3.0
+    mixture_prob: float = 0.5
+    min_stems: int = 1
+    max_stems: int = 8
+    gain_db: float = 10.0
+    bitrates: tuple = (24, 32, 48, 64, 96, 128)
+    bitrate_weights: tuple | None = None
+    codecs: dict = field(default_factory=lambda: {"mp3": 1.0})
+    workers: int = 0
+
+
+@dataclass(frozen=True)
 class Params:
     model: ApolloConfig = field(default_factory=ApolloConfig)
     model_card: ModelCardParams = field(default_factory=ModelCardParams)
+    synth: SynthParams = field(default_factory=SynthParams)
+    sources: SourceParams = field(default_factory=SourceParams)
+    sad: SadConfig = field(default_factory=SadConfig)
+    shards: ShardsConfig = field(default_factory=ShardsConfig)
+
+    def shard_params(self) -> ShardParams:
+        """The shards stage's arguments: its section plus the SAD index it reads."""
+        values = dataclasses.asdict(self.shards)
+        return ShardParams(index=str(Path(self.sad.out) / "index.json"), **values)
 
 
-def _build(cls, section: str, values) -> object:
+def _build(cls, where: str, values):
     if values is None:
         return cls()
     if not isinstance(values, dict):
-        raise ConfigError(f"params: section '{section}' must be a mapping")
+        raise ConfigError(f"params: '{where}' must be a mapping")
+    hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(f"params: unknown key(s) in '{section}': {', '.join(unknown)}")
+        place = f"key(s) in '{where}'" if where else "section(s)"
+        raise ConfigError(f"params: unknown {place}: {', '.join(unknown)}")
+    kwargs = {}
+    for key, value in values.items():
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            value = _build(kind, f"{where}.{key}" if where else key, value)
+        elif isinstance(value, list):
+            value = tuple(value)  # frozen dataclasses hold tuples
+        kwargs[key] = value
     try:
-        return cls(**values)
+        return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"params: bad '{section}' section ({e})") from None
+        raise ConfigError(f"params: bad '{where}' section ({e})") from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -48,9 +100,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"params: cannot read {path} ({e})") from None
-    sections = {f.name: f.type for f in dataclasses.fields(Params)}
-    unknown = sorted(set(raw) - set(sections))
-    if unknown:
-        raise ConfigError(f"params: unknown section(s) in {path}: {', '.join(unknown)}")
-    types = {"model": ApolloConfig, "model_card": ModelCardParams}
-    return Params(**{name: _build(types[name], name, raw.get(name)) for name in sections})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params: {path} must be a mapping of sections")
+    return _build(Params, "", raw)

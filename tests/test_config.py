@@ -14,7 +14,8 @@ def test_repo_params_parse_to_paper_defaults():
     "text, message",
     [
         ("model:\n  feature_dims: 3\n", "unknown key(s) in 'model': feature_dims"),
-        ("modle:\n  sr: 1\n", "unknown section(s)"),
+        ("modle:\n  sr: 1\n", "unknown section(s): modle"),
+        ("sad:\n  detection:\n    windows: 3\n", "unknown key(s) in 'sad.detection': windows"),
         ("model: 3\n", "must be a mapping"),
         ("model: [\n", "cannot read"),
     ],

@@ -1,0 +1,230 @@
+"""Stage `shards`: stem mixing and lossy degradation into WebDataset tar shards.
+
+A sample is a pure function of (params, split, index): its recipe (which
+mixture segment, or which 1-8 stems from which songs at which gains and
+offsets, which bitrate) comes from a generator seeded by (seed, split, index),
+so any sample can be regenerated alone. A shard is a pure function of (params,
+split, shard index), written under a temporary name and renamed when complete,
+byte-identical on every run (sorted members, fixed mtime/owner, deterministic
+FLAC and LAME). Schema: docs/shards.md.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from apollo.audio.codec import ffmpeg_round_trip, fit_length, mp3_round_trip
+from apollo.data.sources import SPLITS
+from apollo.parallel import map_progress
+
+SR = 44100
+SPLIT_IDS = {s: i for i, s in enumerate(SPLITS)}
+SILENCE = 1e-3  # peak below which a mix counts as silent
+ATTEMPTS = 16  # recipes tried per sample before it is skipped as silent
+
+
+@dataclass(frozen=True)
+class ShardParams:
+    index: str = "data/sad/index.json"
+    out: str = "data/shards"
+    seed: int = 0
+    samples: dict = field(default_factory=lambda: {"train": 1600, "val": 100, "test": 200})
+    samples_per_shard: int = 100
+    seconds: float = 3.0
+    mixture_prob: float = 0.5
+    min_stems: int = 1
+    max_stems: int = 8
+    gain_db: float = 10.0
+    bitrates: tuple = (24, 32, 48, 64, 96, 128)
+    bitrate_weights: tuple | None = None  # None: uniform
+    codecs: dict = field(default_factory=lambda: {"mp3": 1.0})  # aac / opus need ffmpeg
+    workers: int = 0
+
+    def shard_count(self, split: str) -> int:
+        return -(-int(self.samples.get(split, 0)) // self.samples_per_shard)
+
+
+@lru_cache(maxsize=4)
+def _load_index(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@lru_cache(maxsize=16)
+def _pools(path: str, split: str) -> tuple[list, dict]:
+    """Mixture segments and per-type stem segments of one split: [(song, kind, segment)]."""
+    index = _load_index(path)
+    mixtures, stems = [], {}
+    for name in sorted(index["songs"]):
+        song = index["songs"][name]
+        if song["split"] != split:
+            continue
+        for kind in sorted(song["stems"]):
+            entry = song["stems"][kind]
+            for seg in entry["segments"]:
+                item = (name, kind, seg)
+                if kind == "mixture":
+                    mixtures.append(item)
+                else:
+                    stems.setdefault(kind.split("#")[0], []).append(item)
+    return mixtures, stems
+
+
+def category(types: list[str], song_has_vocals: bool | None = None) -> str:
+    """The paper's Table II groups."""
+    if song_has_vocals is not None:  # a real mixture
+        return "multi-stem + vocal" if song_has_vocals else "multi-stem"
+    if len(types) == 1:
+        return "vocal" if types[0] == "vocals" else "single stem"
+    return "multi-stem + vocal" if "vocals" in types else "multi-stem"
+
+
+def recipe(params: ShardParams, index: dict, split: str, i: int, attempt: int) -> dict:
+    rng = np.random.default_rng([params.seed, SPLIT_IDS[split], i, attempt])
+    mixtures, stems = _pools(params.index, split)
+    crop = int(params.seconds * SR)
+    def place(item):  # noqa: E306 -- a random crop inside a kept segment
+        song, kind, (a, b) = item
+        return {"song": song, "kind": kind, "offset": int(a + rng.integers(0, max(1, b - a - crop + 1)))}
+    if mixtures and (not stems or rng.random() < params.mixture_prob):
+        part = place(mixtures[int(rng.integers(len(mixtures)))]) | {"gain_db": 0.0}
+        song = index["songs"][part["song"]]
+        cat = category([], any(k.startswith("vocals") for k in song["stems"]))
+        parts = [part]
+    else:
+        types = sorted(stems)
+        k = int(rng.integers(params.min_stems, params.max_stems + 1))
+        chosen = rng.choice(types, size=k, replace=k > len(types)).tolist()
+        parts, used = [], set()
+        for t in chosen:
+            pool = stems[t]
+            fresh = [x for x in pool if x[0] not in used] or pool  # across different songs when possible
+            item = fresh[int(rng.integers(len(fresh)))]
+            used.add(item[0])
+            parts.append(place(item) | {"gain_db": float(rng.uniform(-params.gain_db, params.gain_db))})
+        cat = category(chosen)
+    weights = np.asarray(params.bitrate_weights or [1.0] * len(params.bitrates), float)
+    codecs = sorted(params.codecs)
+    codec_p = np.asarray([params.codecs[c] for c in codecs], float)
+    return {
+        "parts": parts,
+        "category": cat,
+        "bitrate": int(rng.choice(params.bitrates, p=weights / weights.sum())),
+        "codec": str(rng.choice(codecs, p=codec_p / codec_p.sum())),
+    }
+
+
+def _read_part(index: dict, part: dict, frames: int) -> np.ndarray:
+    entry = index["songs"][part["song"]]["stems"][part["kind"]]
+    sr, total = entry["sr"], None
+    start = part["offset"]
+    need = int(np.ceil(frames * sr / SR)) if sr != SR else frames
+    for f in entry["files"]:  # several files of one stem (MoisesDB) are summed
+        audio, _ = sf.read(f, start=start, stop=start + need, dtype="float32", always_2d=True)
+        audio = fit_length(_stereo(audio), need)
+        total = audio if total is None else total + audio
+    if sr != SR:
+        total = soxr.resample(total, sr, SR)
+    return fit_length(total, frames)
+
+
+def _stereo(audio: np.ndarray) -> np.ndarray:
+    return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
+
+
+
+def make_sample(params: ShardParams, index: dict, split: str, i: int) -> dict | None:
+    """One training pair as WebDataset fields, or None if every attempt was silent."""
+    frames = int(params.seconds * SR)
+    for attempt in range(ATTEMPTS):
+        r = recipe(params, index, split, i, attempt)
+        target = sum(_read_part(index, p, frames) * 10 ** (p["gain_db"] / 20) for p in r["parts"])
+        peak = float(np.abs(target).max())
+        if peak >= SILENCE:
+            break
+    else:
+        return None
+    target = target / max(1.0, peak / 0.99)  # the encoder takes 16-bit PCM: no clipping
+    if r["codec"] == "mp3":
+        degraded, bitstream = mp3_round_trip(target, SR, r["bitrate"])
+    else:
+        degraded, bitstream = ffmpeg_round_trip(target, SR, r["codec"], r["bitrate"])
+    common = max(float(np.abs(target).max()), float(np.abs(degraded).max()), 1e-9)
+    meta = r | {"split": split, "index": i, "attempt": attempt, "seed": params.seed, "sr": SR,
+                "seconds": params.seconds, "scale": 1.0 / common}  # fmt: skip
+    return {
+        "__key__": f"{split}-{i:08d}",
+        "target.flac": _flac(target / common),
+        "degraded.flac": _flac(degraded / common),
+        "mp3" if r["codec"] == "mp3" else r["codec"]: bitstream,
+        "json": json.dumps(meta, sort_keys=True).encode(),
+    }
+
+
+def _flac(audio: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1.0, 1.0), SR, format="FLAC", subtype="PCM_24")
+    return buf.getvalue()
+
+
+def shard_path(params: ShardParams, split: str, shard: int) -> Path:
+    return Path(params.out) / split / f"shard-{shard:06d}.tar"
+
+
+def write_shard(params: ShardParams, split: str, shard: int) -> dict:
+    """Write one shard; a plain function of its arguments (mappable over a cluster)."""
+    import webdataset as wds
+
+    index = _load_index(params.index)
+    path = shard_path(params, split, shard)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    first = shard * params.samples_per_shard
+    last = min(first + params.samples_per_shard, int(params.samples[split]))
+    stats = {"samples": 0, "skipped_silent": 0, "bitrate": {}, "category": {}}
+    with open(tmp, "wb") as f:
+        writer = wds.TarWriter(f, mtime=0, user="apollo", group="apollo", mode=0o644)
+        for i in range(first, last):
+            sample = make_sample(params, index, split, i)
+            if sample is None:
+                stats["skipped_silent"] += 1
+                continue
+            meta = json.loads(sample["json"])
+            writer.write(sample)
+            stats["samples"] += 1
+            for key in ("bitrate", "category"):
+                stats[key][str(meta[key])] = stats[key].get(str(meta[key]), 0) + 1
+        writer.close()
+    os.replace(tmp, path)
+    return stats
+
+
+def _write_shard(job) -> dict:
+    return write_shard(*job)
+
+
+def write_all(params: ShardParams) -> dict:
+    jobs = [(params, split, s) for split in SPLITS for s in range(params.shard_count(split))]
+    results = map_progress(_write_shard, jobs, params.workers, "shards")
+    summary: dict = {"params": asdict(params), "splits": {}}
+    for (_, split, _), stats in zip(jobs, results):
+        agg = summary["splits"].setdefault(split, {"shards": 0, "samples": 0, "skipped_silent": 0, "bitrate": {}, "category": {}})
+        agg["shards"] += 1
+        for key in ("samples", "skipped_silent"):
+            agg[key] += stats[key]
+        for key in ("bitrate", "category"):
+            for k, v in stats[key].items():
+                agg[key][k] = agg[key].get(k, 0) + v
+    out = Path(params.out) / "summary.json"
+    tmp = out.with_name("summary.json.tmp")
+    tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, out)
+    return summary
