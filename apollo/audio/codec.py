@@ -55,6 +55,24 @@ def mp3_decode(data: bytes, length: int) -> np.ndarray:
     return fit_length(audio[LAME_DELAY:], length)
 
 
+# MPEG-1 Layer III bitrates (kbps) by header index; 44.1 kHz is MPEG-1 only
+MPEG1_L3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+
+
+def mp3_frame_kbps(data: bytes) -> int:
+    """Bitrate of the first MPEG-1 Layer III frame in `data` (0 if none is found).
+
+    At 44.1 kHz MP3 is MPEG-1, whose lowest rate is 32 kbps: a 24 kbps request
+    with the output rate pinned to 44.1 kHz is encoded at 32 kbps, and the
+    shards record both the requested and this actual rate."""
+    for i in range(len(data) - 3):
+        if data[i] == 0xFF and (data[i + 1] & 0xFE) == 0xFA:  # sync, MPEG-1, Layer III
+            index = data[i + 2] >> 4
+            if 0 < index < 15:
+                return MPEG1_L3_KBPS[index]
+    return 0
+
+
 def mp3_round_trip(audio: np.ndarray, sr: int, kbps: int) -> tuple[np.ndarray, bytes]:
     data = mp3_encode(audio, sr, kbps)
     return mp3_decode(data, len(audio)), data

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from apollo.audio.codec import ffmpeg_round_trip, fit_length, mp3_round_trip
+from apollo.audio.codec import ffmpeg_round_trip, fit_length, mp3_frame_kbps, mp3_round_trip
 from apollo.data.sources import SPLITS
 from apollo.parallel import map_progress
 
@@ -158,7 +158,8 @@ def make_sample(params: ShardParams, index: dict, split: str, i: int) -> dict | 
     else:
         degraded, bitstream = ffmpeg_round_trip(target, SR, r["codec"], r["bitrate"])
     common = max(float(np.abs(target).max()), float(np.abs(degraded).max()), 1e-9)
-    meta = r | {"split": split, "index": i, "attempt": attempt, "seed": params.seed, "sr": SR,
+    actual = mp3_frame_kbps(bitstream) if r["codec"] == "mp3" else r["bitrate"]
+    meta = r | {"bitrate_actual": actual, "split": split, "index": i, "attempt": attempt, "seed": params.seed, "sr": SR,
                 "seconds": params.seconds, "scale": 1.0 / common}  # fmt: skip
     return {
         "__key__": f"{split}-{i:08d}",

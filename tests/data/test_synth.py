@@ -1,0 +1,47 @@
+import hashlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from apollo.data.music import STEMS, compose
+from apollo.data.synth import SynthParams, band_level_db, excite, make_song, song_name
+
+pytestmark = pytest.mark.slow  # renders with fluidsynth: a few seconds
+
+
+def digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_song_is_deterministic_and_consistent(tmp_path):
+    a = SynthParams(out=str(tmp_path / "a"), seconds=8.0, seed=5)
+    b = SynthParams(out=str(tmp_path / "b"), seconds=8.0, seed=5)
+    summary = make_song(a, 3)
+    make_song(b, 3)
+    folder = tmp_path / "a" / song_name(3)
+    assert digests(folder) == digests(tmp_path / "b" / song_name(3))
+    names = {p.stem for p in folder.iterdir()}
+    assert "mixture" in names and names - {"mixture"} <= set(STEMS) and len(names) >= 3
+    stems = [sf.read(str(p))[0] for p in folder.iterdir() if p.stem != "mixture"]
+    mixture, sr = sf.read(str(folder / "mixture.flac"))
+    assert sr == 44100 and mixture.shape == (8 * 44100, 2)
+    assert np.abs(sum(stems) - mixture).max() < 1e-3  # the mixture is the stems' sum (16-bit rounding)
+    for s in summary["stems"].values():
+        assert s["hf_16_18k_db"] >= s["hf_16_18k_db_before"] - 0.5
+
+
+def test_other_seed_other_song():
+    one = compose(np.random.default_rng([1, 0]), 20.0)
+    two = compose(np.random.default_rng([2, 0]), 20.0)
+    assert (one.tempo, one.root, sorted(one.stems)) != (two.tempo, two.root, sorted(two.stems))
+
+
+def test_exciter_reaches_its_target():
+    t = np.arange(5 * 44100) / 44100
+    # a sampled instrument's spectrum: harmonics of 220 Hz that stop at 8 kHz
+    dull = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 37)) * 0.2
+    dull = np.stack([dull, dull], 1).astype(np.float32)
+    assert band_level_db(dull, 16000, 18000) < -50
+    bright = excite(dull, -40.0)
+    assert band_level_db(bright, 16000, 18000) == pytest.approx(-40.0, abs=3.0)
