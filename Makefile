@@ -20,3 +20,5 @@ test-fast: setup
 bench: setup
 	$(VENV)/python bench/generator_speed.py
 	$(VENV)/python bench/restore_memory.py
+	$(VENV)/python bench/shards_throughput.py
+	$(VENV)/python bench/loader_throughput.py
