@@ -53,15 +53,24 @@ class ShardParams:
         return -(-int(self.samples.get(split, 0)) // self.samples_per_shard)
 
 
-@lru_cache(maxsize=4)
 def _load_index(path: str) -> dict:
+    # keyed by modification time too: a long-lived worker must not keep a stale index
+    return _read_index(path, Path(path).stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _read_index(path: str, mtime_ns: int) -> dict:
     return json.loads(Path(path).read_text())
 
 
-@lru_cache(maxsize=16)
 def _pools(path: str, split: str) -> tuple[list, dict]:
+    return _split_pools(path, Path(path).stat().st_mtime_ns, split)
+
+
+@lru_cache(maxsize=16)
+def _split_pools(path: str, mtime_ns: int, split: str) -> tuple[list, dict]:
     """Mixture segments and per-type stem segments of one split: [(song, kind, segment)]."""
-    index = _load_index(path)
+    index = _read_index(path, mtime_ns)
     mixtures, stems = [], {}
     for name in sorted(index["songs"]):
         song = index["songs"][name]
