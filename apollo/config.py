@@ -19,6 +19,7 @@ from apollo.data.sources import SourceParams
 from apollo.data.synth import SynthParams
 from apollo.errors import ApolloError
 from apollo.models.apollo import ApolloConfig
+from apollo.train import TrainParams
 
 
 class ConfigError(ApolloError):
@@ -62,6 +63,7 @@ class Params:
     sources: SourceParams = field(default_factory=SourceParams)
     sad: SadConfig = field(default_factory=SadConfig)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
+    train: TrainParams = field(default_factory=TrainParams)
 
     def shard_params(self) -> ShardParams:
         """The shards stage's arguments: its section plus the SAD index it reads."""

@@ -71,9 +71,10 @@ def make_loader(
         detshuffle=True,  # shard order from `seed` (and the epoch), not from the clock
         seed=seed,
         empty_check=False,  # a rank or worker may get no shard when shards are few
-        repeat=repeat,
     )
     if shuffle_buffer:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed)
     dataset = dataset.map(decode_pair).map(RandomCrop(crop_samples, seed)).batched(batch_size, partial=not repeat)
+    if repeat:  # endless: training counts steps, not epochs
+        dataset = dataset.repeat()
     return wds.WebLoader(dataset, batch_size=None, num_workers=workers)

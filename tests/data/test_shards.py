@@ -106,3 +106,5 @@ def test_loader_returns_aligned_float_batches(shard_params):
     assert degraded.dtype == target.dtype == torch.float32
     lag = estimate_lag(target[0].numpy().T, degraded[0].numpy().T, 2000)
     assert abs(lag) <= 1  # one crop offset for both halves
+    endless = iter(make_loader(f"{shard_params.out}/train", batch_size=4, crop_samples=4410, repeat=True))
+    assert len([next(endless) for _ in range(10)]) == 10  # 12 samples, 40 drawn: it repeats

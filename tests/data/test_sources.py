@@ -1,7 +1,7 @@
 import pytest
 
 from apollo.data.sources import SourceParams, read_sources, read_stem, split_songs
-from tests.data.conftest import noise, write
+from tests.conftest import noise, write
 
 
 def test_musdb_layout(tmp_path):

@@ -1,0 +1,267 @@
+"""GAN training of the Apollo generator on HuggingFace Accelerate.
+
+One loop for 1 CPU, 1 GPU, several GPUs or nodes (``accelerate launch``): per
+batch a discriminator step (LSGAN, eq. 3) then a generator step (LSGAN +
+feature matching + multi-resolution STFT, eqs. 4-7); AdamW for both (paper:
+lr 1e-3 / 1e-4, weight decay 0.01; discriminator betas (0.5, 0.99) as the
+published config), StepLR x0.98 every 2 epochs, gradient clipping at norm 5,
+early stopping after `patience` evaluations without a better validation loss.
+
+Checkpoints (every `checkpoint_every` steps) hold both networks (safetensors),
+both optimisers and schedulers and the RNG state (a torch file of tensors and
+numbers, read back with ``weights_only=True``), and the step and early-stopping
+state (JSON). Each is written to a temporary folder, renamed, and then named
+in ``latest``; a killed run restarts from there. Logs are TSV files that
+``dvc plots`` draws.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from apollo.checkpoint import save_generator
+from apollo.data.loader import make_loader
+from apollo.losses import LossWeights, discriminator_loss, generator_loss, multi_resolution_stft_loss
+from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.models.discriminator import DEFAULT_WINDOWS, MultiResolutionDiscriminator
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    out: str = "data/train"
+    seed: int = 0
+    steps: int = 600  # the step budget
+    batch_size: int = 4
+    crop_seconds: float = 1.0
+    lr_g: float = 1e-3
+    lr_d: float = 1e-4
+    weight_decay: float = 0.01
+    betas_g: tuple = (0.9, 0.999)
+    betas_d: tuple = (0.5, 0.99)
+    steps_per_epoch: int = 100  # shards repeat endlessly: an "epoch" is a step count
+    lr_gamma: float = 0.98
+    lr_step_epochs: int = 2
+    grad_clip: float = 5.0
+    loss: LossWeights = field(default_factory=LossWeights)
+    disc_windows: tuple = DEFAULT_WINDOWS
+    disc_channels: int = 8
+    mixed_precision: str = "no"  # no | fp16 | bf16
+    grad_accum: int = 1
+    eval_every: int = 100
+    patience: int = 20
+    checkpoint_every: int = 100
+    val_batches: int = 8
+    workers: int = 1
+
+
+@dataclass
+class TrainState:
+    """What training owns besides the weights and optimisers."""
+
+    step: int = 0
+    best_val: float = float("inf")
+    bad_evals: int = 0
+    seconds: float = 0.0  # training wall time so far
+
+
+def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[dict, Apollo]:
+    """Train (or resume) to the step budget or early stop; returns the summary and this rank's generator."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    accelerator = Accelerator(mixed_precision=params.mixed_precision, gradient_accumulation_steps=params.grad_accum)
+    set_seed(params.seed)
+    out = Path(params.out)
+    generator, discriminator = Apollo(model_config), MultiResolutionDiscriminator(
+        windows=tuple(params.disc_windows), channels=params.disc_channels
+    )
+    opt_g = torch.optim.AdamW(generator.parameters(), params.lr_g, betas=params.betas_g, weight_decay=params.weight_decay)
+    opt_d = torch.optim.AdamW(discriminator.parameters(), params.lr_d, betas=params.betas_d, weight_decay=params.weight_decay)
+    every = params.lr_step_epochs * params.steps_per_epoch
+    sched_g = torch.optim.lr_scheduler.StepLR(opt_g, every, params.lr_gamma)
+    sched_d = torch.optim.lr_scheduler.StepLR(opt_d, every, params.lr_gamma)
+    state = TrainState()
+    latest = load_checkpoint(out, generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
+    generator, discriminator, opt_g, opt_d = accelerator.prepare(generator, discriminator, opt_g, opt_d)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        logs = Logs(out / "logs", resume_step=state.step)
+        if latest:
+            accelerator.print(f"resuming from {latest} at step {state.step}")
+    # a resumed run draws new batches, deterministically: the data seed includes the step
+    batches = iter(make_loader(f"{shards}/train", batch_size=params.batch_size, workers=params.workers,
+                               crop_samples=int(params.crop_seconds * model_config.sr), seed=params.seed * 100003 + state.step,
+                               repeat=True))  # fmt: skip
+    started = time.perf_counter() - state.seconds
+    while state.step < params.steps:
+        degraded, target = (t.to(accelerator.device) for t in next(batches))
+        with accelerator.accumulate(generator, discriminator):
+            restored = generator(degraded)
+            # discriminator step: real vs the generator's output, no gradient into the generator.
+            # One forward of real and fake together per backward: what DDP expects of a module.
+            d_loss = discriminator_loss(*judge(discriminator, target, restored.detach()))
+            accelerator.backward(d_loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(discriminator.parameters(), params.grad_clip)
+            opt_d.step()
+            opt_d.zero_grad(set_to_none=True)
+            # generator step: fool the (just updated, now frozen) discriminator, match its features and the spectrum
+            discriminator.requires_grad_(False)
+            g_loss, parts = generator_loss(target, restored, *judge(discriminator, target, restored),
+                                           params.loss, tuple(params.disc_windows))  # fmt: skip
+            discriminator.requires_grad_(True)
+            accelerator.backward(g_loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(generator.parameters(), params.grad_clip)
+            opt_g.step()
+            opt_g.zero_grad(set_to_none=True)
+            if accelerator.sync_gradients:  # schedulers count optimiser steps, whatever the process count
+                sched_g.step()
+                sched_d.step()
+        state.step += 1
+        state.seconds = time.perf_counter() - started
+        if accelerator.is_main_process:
+            logs.train(state.step, d_loss, g_loss, parts, sched_g.get_last_lr()[0])
+        stop = False
+        if state.step % params.eval_every == 0 or state.step == params.steps:
+            val = validate(accelerator, generator, shards, params, model_config.sr)
+            if val < state.best_val:
+                state.best_val, state.bad_evals = val, 0
+                if accelerator.is_main_process:
+                    save_generator(accelerator.unwrap_model(generator), out / "generator.safetensors")
+            else:
+                state.bad_evals += 1
+            stop = state.bad_evals >= params.patience
+            if accelerator.is_main_process:
+                logs.val(state.step, val)
+        if state.step % params.checkpoint_every == 0 or state.step == params.steps or stop:
+            if accelerator.is_main_process:
+                save_checkpoint(out, accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
+                                (opt_g, opt_d, sched_g, sched_d), state)  # fmt: skip
+            accelerator.wait_for_everyone()
+        if stop:
+            accelerator.print(f"early stop at step {state.step}: {params.patience} evaluations without improvement")
+            break
+    summary = {
+        "steps": state.step,
+        "best_val_stft": state.best_val,
+        "train_seconds": round(state.seconds, 1),
+        "audio_seconds_per_second": round(state.step * params.batch_size * params.crop_seconds
+                                          * accelerator.num_processes / max(state.seconds, 1e-9), 2),  # fmt: skip
+    }
+    if accelerator.is_main_process:
+        _write_json(out / "metrics.json", summary)
+    accelerator.wait_for_everyone()
+    return summary, accelerator.unwrap_model(generator)
+
+
+def judge(discriminator, real: torch.Tensor, fake: torch.Tensor):
+    """Discriminator outputs for real and fake, from a single forward of both stacked."""
+    outputs = discriminator(torch.cat([real, fake]))
+    n = real.shape[0] * real.shape[1]  # the discriminator folds channels into the batch
+    split = lambda t: (t[:n], t[n:])  # noqa: E731
+    real_out = [(split(logits)[0], [split(h)[0] for h in hidden]) for logits, hidden in outputs]
+    fake_out = [(split(logits)[1], [split(h)[1] for h in hidden]) for logits, hidden in outputs]
+    return real_out, fake_out
+
+
+@torch.no_grad()
+def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) -> float:
+    """Mean multi-resolution STFT loss on the validation shards, summed over ranks.
+
+    Runs the unwrapped module: a DDP forward broadcasts buffers, a collective that
+    would wait forever for a rank whose share of the validation shards is empty."""
+    generator = accelerator.unwrap_model(generator)
+    generator.eval()
+    loader = make_loader(f"{shards}/val", batch_size=params.batch_size, shuffle_buffer=0, workers=0)
+    total = torch.zeros(2, device=accelerator.device)
+    for i, (degraded, target) in enumerate(loader):
+        if i >= params.val_batches:
+            break
+        restored = generator(degraded.to(accelerator.device))
+        loss = multi_resolution_stft_loss(target.to(accelerator.device), restored, tuple(params.disc_windows))
+        total += torch.stack([loss * len(target), torch.tensor(float(len(target)), device=total.device)])
+    generator.train()
+    total = accelerator.reduce(total, reduction="sum")
+    return float(total[0] / total[1].clamp_min(1))
+
+
+class Logs:
+    """Step-indexed TSV logs; on resume, rows past the checkpoint's step are dropped."""
+
+    TRAIN = ("step", "d_loss", "g_loss", "adversarial", "feature_matching", "stft", "lr_g")
+
+    def __init__(self, folder: Path, resume_step: int):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.files = {"train": folder / "train.tsv", "val": folder / "val.tsv"}
+        heads = {"train": self.TRAIN, "val": ("step", "val_stft")}
+        for name, path in self.files.items():
+            rows = path.read_text().splitlines()[1:] if path.exists() else []
+            kept = [r for r in rows if int(r.split("\t")[0]) <= resume_step]
+            path.write_text("\n".join(["\t".join(heads[name])] + kept) + "\n")
+
+    def _append(self, name: str, values) -> None:
+        with open(self.files[name], "a") as f:
+            f.write("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values) + "\n")
+
+    def train(self, step, d_loss, g_loss, parts, lr) -> None:
+        values = [float(v.detach()) for v in (d_loss, g_loss, parts["adversarial"], parts["feature_matching"], parts["stft"])]
+        self._append("train", [step, *values, float(lr)])
+
+    def val(self, step, value) -> None:
+        self._append("val", [step, float(value)])
+
+
+def save_checkpoint(out: Path, generator, discriminator, optim, state: TrainState) -> Path:
+    """Write checkpoint-<step>/ atomically, point `latest` at it, drop older ones."""
+    final = out / f"checkpoint-{state.step:08d}"
+    tmp = out / f".checkpoint-{state.step:08d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_generator(generator, tmp / "generator.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in discriminator.state_dict().items()}, str(tmp / "discriminator.safetensors"))
+    opt_g, opt_d, sched_g, sched_d = optim
+    torch.save({"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(),
+                "sched_d": sched_d.state_dict(), "torch_rng": torch.get_rng_state()}, tmp / "optim.pt")  # fmt: skip
+    _write_json(tmp / "state.json", asdict(state))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    _write_text(out / "latest", final.name)
+    for old in out.glob("checkpoint-*"):
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(out: Path, generator, discriminator, optim, state: TrainState) -> Path | None:
+    pointer = out / "latest"
+    if not pointer.exists():
+        return None
+    folder = out / pointer.read_text().strip()
+    generator.load_state_dict(load_file(str(folder / "generator.safetensors")))
+    discriminator.load_state_dict(load_file(str(folder / "discriminator.safetensors")))
+    saved = torch.load(folder / "optim.pt", map_location="cpu", weights_only=True)
+    for obj, key in zip(optim, ("opt_g", "opt_d", "sched_g", "sched_d")):
+        obj.load_state_dict(saved[key])
+    torch.set_rng_state(saved["torch_rng"])
+    for key, value in json.loads((folder / "state.json").read_text()).items():
+        setattr(state, key, value)
+    return folder
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    _write_text(path, json.dumps(data, indent=1) + "\n")
