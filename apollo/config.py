@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from apollo.audio.activity import SADParams
-from apollo.data.shards import ShardParams
+from apollo.data.shards import ShardParams, ShardsConfig
 from apollo.data.sources import SourceParams
 from apollo.data.synth import SynthParams
 from apollo.errors import ApolloError
@@ -36,23 +36,6 @@ class SadConfig:
     out: str = "data/sad"
     workers: int = 0
     detection: SADParams = field(default_factory=SADParams)
-
-
-@dataclass(frozen=True)
-class ShardsConfig:
-    out: str = "data/shards"
-    seed: int = 0
-    samples: dict = field(default_factory=lambda: {"train": 1600, "val": 100, "test": 200})
-    samples_per_shard: int = 100
-    seconds: float = 3.0
-    mixture_prob: float = 0.5
-    min_stems: int = 1
-    max_stems: int = 8
-    gain_db: float = 10.0
-    bitrates: tuple = (24, 32, 48, 64, 96, 128)
-    bitrate_weights: tuple | None = None
-    codecs: dict = field(default_factory=lambda: {"mp3": 1.0})
-    workers: int = 0
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ ATTEMPTS = 16  # recipes tried per sample before it is skipped as silent
 
 
 @dataclass(frozen=True)
-class ShardParams:
-    index: str = "data/sad/index.json"
+class ShardsConfig:
+    """The `shards` section of params.yaml."""
+
     out: str = "data/shards"
     seed: int = 0
     samples: dict = field(default_factory=lambda: {"train": 1600, "val": 100, "test": 200})
@@ -51,6 +52,13 @@ class ShardParams:
 
     def shard_count(self, split: str) -> int:
         return -(-int(self.samples.get(split, 0)) // self.samples_per_shard)
+
+
+@dataclass(frozen=True)
+class ShardParams(ShardsConfig):
+    """What one shard is a function of: the section plus the SAD index it reads (from `sad.out`)."""
+
+    index: str = "data/sad/index.json"
 
 
 def _load_index(path: str) -> dict:
