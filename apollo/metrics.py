@@ -1,0 +1,53 @@
+"""Restoration metrics on (channels, samples) or (samples,) numpy arrays: higher is better except LSD.
+
+* SDR (dB):     10 log10( |s|^2 / |s - s_hat|^2 ), summed over channels (plain SNR, no scale invariance).
+* SI-SNR (dB):  per channel, both signals made zero-mean, s_t = (<s_hat, s> / |s|^2) s, e = s_hat - s_t,
+                10 log10( |s_t|^2 / |e|^2 ); the mean over channels.
+* LSD:          per channel, power spectra P = |STFT|^2 with a 2048-point Hann window and hop 512,
+                floored at 1e-10: sqrt( mean over bins of (log10 P - log10 P_hat)^2 ) per frame, then
+                the mean over frames and channels. Unitless (log10 power), 0 for identical signals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-10
+
+
+def _channels(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return x[None] if x.ndim == 1 else x
+
+
+def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    s, s_hat = _channels(reference), _channels(estimate)
+    return float(10 * np.log10((np.square(s).sum() + EPS) / (np.square(s - s_hat).sum() + EPS)))
+
+
+def si_snr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    s, s_hat = _channels(reference), _channels(estimate)
+    s = s - s.mean(-1, keepdims=True)
+    s_hat = s_hat - s_hat.mean(-1, keepdims=True)
+    scale = (s_hat * s).sum(-1, keepdims=True) / (np.square(s).sum(-1, keepdims=True) + EPS)
+    target = scale * s
+    noise = s_hat - target
+    per_channel = 10 * np.log10((np.square(target).sum(-1) + EPS) / (np.square(noise).sum(-1) + EPS))
+    return float(per_channel.mean())
+
+
+def power_spectrogram(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """(channels, samples) -> (channels, frames, bins), Hann window, no padding."""
+    x = _channels(x)
+    if x.shape[-1] < n_fft:
+        x = np.pad(x, ((0, 0), (0, n_fft - x.shape[-1])))
+    frames = 1 + (x.shape[-1] - n_fft) // hop
+    index = np.arange(n_fft)[None] + hop * np.arange(frames)[:, None]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    return np.square(np.abs(np.fft.rfft(x[:, index] * window, axis=-1)))
+
+
+def lsd(reference: np.ndarray, estimate: np.ndarray, n_fft: int = 2048, hop: int = 512) -> float:
+    p = np.log10(np.maximum(power_spectrogram(reference, n_fft, hop), EPS))
+    p_hat = np.log10(np.maximum(power_spectrogram(estimate, n_fft, hop), EPS))
+    return float(np.sqrt(np.square(p - p_hat).mean(-1)).mean())
