@@ -63,8 +63,10 @@ def output_paths(inputs: list[Path], out: Optional[Path], fmt: str) -> list[Path
             raise UserError(f"-o {out}: several inputs need an output folder, and this is a file")
         return [out / f"{p.stem}.restored{suffix}" for p in inputs]
     if out is not None:
-        if out.suffix.lower() not in (".wav", ".flac"):
-            raise UserError(f"-o {out}: output file must end in .wav or .flac")
+        from apollo.restore import OUTPUT_FORMATS
+
+        if out.suffix.lower() not in OUTPUT_FORMATS:
+            raise UserError(f"-o {out}: output file must end in {' or '.join(OUTPUT_FORMATS)}")
         return [out]
     return [p.with_name(f"{p.stem}.restored{suffix}") for p in inputs]
 
@@ -141,7 +143,7 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
             subtype = "PCM_24" if bits == "24" or dst.suffix.lower() == ".flac" else "FLOAT"
             restore_file(
                 model,
-                info.path,
+                info,  # probed already: not decoded or probed twice
                 dst,
                 chunk_seconds=chunk_seconds,
                 subtype=subtype,

@@ -23,10 +23,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from apollo.audio.io import AudioError, check_finite, open_at_rate, probe
+from apollo.audio.io import AudioError, AudioInfo, check_finite, open_at_rate, probe
 from apollo.models.apollo import Apollo
 
 Reader = Callable[[int, int], np.ndarray]  # (start, frames) -> (frames, channels) float32
+OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC"}  # output suffix -> soundfile format
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def restore_array(model: Apollo, audio: np.ndarray, chunk_seconds: float = 10.0)
 
 def restore_file(
     model: Apollo,
-    src: str | Path,
+    src: str | Path | AudioInfo,
     dst: str | Path,
     *,
     chunk_seconds: float = 10.0,
@@ -101,10 +102,11 @@ def restore_file(
     """Restore ``src`` into ``dst`` (format from its suffix). Returns frames written.
 
     The output is written to a hidden temporary name beside ``dst`` and renamed
-    when complete; on any error the temporary file is removed."""
-    src, dst = Path(src), Path(dst)
+    when complete; on any error the temporary file is removed. ``src`` may be
+    the :class:`AudioInfo` of an input already probed."""
+    info = src if isinstance(src, AudioInfo) else probe(src)
+    src, dst = info.path, Path(dst)
     sr = model.config.sr
-    info = probe(src)
     partial = dst.with_name(f".{dst.name}.partial")
     with tempfile.TemporaryDirectory(prefix="apollo-") as work:
         path, frames = open_at_rate(info, sr, Path(work))
@@ -139,7 +141,7 @@ def _seekable_reader(f: sf.SoundFile, src: Path) -> Reader:
 
 
 def _format_for(path: Path) -> str:
-    fmt = {".wav": "WAV", ".flac": "FLAC"}.get(path.suffix.lower())
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise AudioError(f"{path}: output must end in .wav or .flac")
+        raise AudioError(f"{path}: output must end in {' or '.join(OUTPUT_FORMATS)}")
     return fmt

@@ -18,11 +18,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from apollo.errors import ApolloError
+
 BLOCK = 1 << 16  # frames per read
 SEEKABLE_FORMATS = {"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "CAF"}
-
-
-from apollo.errors import ApolloError
 
 
 class AudioError(ApolloError):
