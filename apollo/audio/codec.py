@@ -101,6 +101,15 @@ def ffmpeg_round_trip(audio: np.ndarray, sr: int, codec: str, kbps: int) -> tupl
     return fit_length(decoded[max(lag, 0) :], len(audio)), data
 
 
+def degrade(audio: np.ndarray, sr: int, codec: str, kbps: int) -> tuple[np.ndarray, bytes, int]:
+    """Round trip through `codec`: (decoded audio aligned to `audio`, the bitstream, its actual kbps)."""
+    if codec == "mp3":
+        decoded, bitstream = mp3_round_trip(audio, sr, kbps)
+        return decoded, bitstream, mp3_frame_kbps(bitstream)
+    decoded, bitstream = ffmpeg_round_trip(audio, sr, codec, kbps)
+    return decoded, bitstream, kbps
+
+
 def estimate_lag(reference: np.ndarray, signal: np.ndarray, max_lag: int) -> int:
     """Lag (in samples) of `signal` behind `reference`, by FFT cross-correlation of channel sums."""
     a, b = reference.sum(1), signal.sum(1)

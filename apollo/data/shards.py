@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from apollo.audio.codec import ffmpeg_round_trip, fit_length, mp3_frame_kbps, mp3_round_trip
+from apollo.audio.codec import degrade, fit_length
 from apollo.data.sources import SPLITS
 from apollo.parallel import map_progress
 
@@ -157,7 +157,6 @@ def _stereo(audio: np.ndarray) -> np.ndarray:
     return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
 
 
-
 def make_sample(params: ShardParams, index: dict, split: str, i: int) -> dict | None:
     """One training pair as WebDataset fields, or None if every attempt was silent."""
     frames = int(params.seconds * SR)
@@ -170,19 +169,15 @@ def make_sample(params: ShardParams, index: dict, split: str, i: int) -> dict | 
     else:
         return None
     target = target / max(1.0, peak / 0.99)  # the encoder takes 16-bit PCM: no clipping
-    if r["codec"] == "mp3":
-        degraded, bitstream = mp3_round_trip(target, SR, r["bitrate"])
-    else:
-        degraded, bitstream = ffmpeg_round_trip(target, SR, r["codec"], r["bitrate"])
+    degraded, bitstream, actual = degrade(target, SR, r["codec"], r["bitrate"])
     common = max(float(np.abs(target).max()), float(np.abs(degraded).max()), 1e-9)
-    actual = mp3_frame_kbps(bitstream) if r["codec"] == "mp3" else r["bitrate"]
     meta = r | {"bitrate_actual": actual, "split": split, "index": i, "attempt": attempt, "seed": params.seed, "sr": SR,
                 "seconds": params.seconds, "scale": 1.0 / common}  # fmt: skip
     return {
         "__key__": f"{split}-{i:08d}",
         "target.flac": _flac(target / common),
         "degraded.flac": _flac(degraded / common),
-        "mp3" if r["codec"] == "mp3" else r["codec"]: bitstream,
+        r["codec"]: bitstream,  # member named after the codec: mp3, aac or opus
         "json": json.dumps(meta, sort_keys=True).encode(),
     }
 
