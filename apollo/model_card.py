@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from apollo.files import write_json
 from apollo.models.apollo import Apollo, ApolloConfig
 
 
@@ -33,7 +32,5 @@ def write_model_card(config: ApolloConfig, out: str | Path) -> dict:
     card = model_card(config)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json(out, card, indent=2)
     return card

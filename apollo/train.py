@@ -28,6 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from apollo.checkpoint import save_generator
+from apollo.files import write_json, write_text
 from apollo.data.loader import make_loader
 from apollo.losses import LossWeights, discriminator_loss, generator_loss, multi_resolution_stft_loss
 from apollo.models.apollo import Apollo, ApolloConfig
@@ -158,7 +159,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
                                           * accelerator.num_processes / max(state.seconds, 1e-9), 2),  # fmt: skip
     }
     if accelerator.is_main_process:
-        _write_json(out / "metrics.json", summary)
+        write_json(out / "metrics.json", summary)
     accelerator.wait_for_everyone()
     return summary, accelerator.unwrap_model(generator)
 
@@ -231,10 +232,10 @@ def save_checkpoint(out: Path, generator, discriminator, optim, state: TrainStat
     opt_g, opt_d, sched_g, sched_d = optim
     torch.save({"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(),
                 "sched_d": sched_d.state_dict(), "torch_rng": torch.get_rng_state()}, tmp / "optim.pt")  # fmt: skip
-    _write_json(tmp / "state.json", asdict(state))
+    write_json(tmp / "state.json", asdict(state))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    _write_text(out / "latest", final.name)
+    write_text(out / "latest", final.name)
     for old in out.glob("checkpoint-*"):
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
@@ -255,13 +256,3 @@ def load_checkpoint(out: Path, generator, discriminator, optim, state: TrainStat
     for key, value in json.loads((folder / "state.json").read_text()).items():
         setattr(state, key, value)
     return folder
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    _write_text(path, json.dumps(data, indent=1) + "\n")

@@ -8,13 +8,12 @@ skipped (unreadable) files; the stage fails only if nothing usable remains.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from apollo.audio.activity import SADParams, active_segments
-from apollo.data.sources import Song, SourceParams, read_sources, read_stem, split_songs, stem_type
+from apollo.data.sources import SPLITS, Song, SourceParams, read_sources, read_stem, split_songs, stem_type
 from apollo.errors import ApolloError
+from apollo.files import write_json
 from apollo.parallel import map_progress
 
 
@@ -57,7 +56,7 @@ def build_index(source: SourceParams, params: SADParams, workers: int = 0) -> di
         raise ApolloError(f"sad: no usable audio under {source.root} ({len(skipped)} files skipped)")
     summary = {
         "songs": len(songs),
-        "songs_per_split": {s: sum(v["split"] == s for v in songs.values()) for s in ("train", "val", "test")},
+        "songs_per_split": {s: sum(v["split"] == s for v in songs.values()) for s in SPLITS},
         "kept_seconds": {k: round(v, 1) for k, v in sorted(kept.items())},
         "silent_stems": dict(sorted(silent.items())),
         "skipped_files": len(skipped),
@@ -68,7 +67,5 @@ def build_index(source: SourceParams, params: SADParams, workers: int = 0) -> di
 def write_index(index: dict, out: str | Path) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in (("index.json", index), ("summary.json", index["summary"])):
-        tmp = out / f"{name}.tmp"
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, out / name)
+    write_json(out / "index.json", index, sort_keys=True)
+    write_json(out / "summary.json", index["summary"], sort_keys=True)

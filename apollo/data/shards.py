@@ -24,6 +24,7 @@ import soxr
 
 from apollo.audio.codec import degrade, fit_length
 from apollo.data.sources import SPLITS
+from apollo.files import write_json
 from apollo.parallel import map_progress
 
 SR = 44100
@@ -236,8 +237,5 @@ def write_all(params: ShardParams) -> dict:
         for key in ("bitrate", "category"):
             for k, v in stats[key].items():
                 agg[key][k] = agg[key].get(k, 0) + v
-    out = Path(params.out) / "summary.json"
-    tmp = out.with_name("summary.json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, out)
+    write_json(Path(params.out) / "summary.json", summary, sort_keys=True)
     return summary

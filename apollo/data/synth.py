@@ -12,8 +12,6 @@ and ``mixture.flac`` (their exact sum), 44.1 kHz stereo, plus ``summary.json``.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from apollo.data.music import STEMS, Note, Plan, compose
+from apollo.data.music import Note, Plan, compose
+from apollo.files import write_json
 from apollo.parallel import map_progress
 
 SR = 44100
@@ -196,7 +195,5 @@ def synthesize(params: SynthParams) -> dict:
         "stem_counts": {k: len(v) for k, v in sorted(per_stem.items())},
         "hf_16_18k_db_mean": {k: round(float(np.mean(v)), 1) for k, v in sorted(per_stem.items())},
     }
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    os.replace(tmp, out / "summary.json")
+    write_json(out / "summary.json", summary)
     return summary
