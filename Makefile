@@ -1,5 +1,5 @@
 # The README's two commands: `make repro` and `make test`. Both set up first (idempotently).
-.PHONY: setup repro test test-fast bench
+.PHONY: setup repro train-paper paper-overrides test test-fast bench
 VENV := .venv/bin
 # stages run `python ...`: the project's virtual environment comes first
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -10,6 +10,16 @@ setup:
 
 repro: setup
 	$(VENV)/dvc repro
+
+# The paper's generator, discriminators and crops, as a DVC experiment (a GPU job: see README "Training").
+PAPER := -S model.feature_dim=256 -S model.layers=6 -S model.heads=8 -S model.residual=false \
+	-S train.crop_seconds=3.0 -S 'train.disc_windows=[32,64,128,256,512,1024,2048]' -S train.disc_channels=8 \
+	-S train.batch_size=8 -S train.steps=500000 -S train.eval_every=1000 -S train.checkpoint_every=1000 \
+	-S train.steps_per_epoch=1000 -S train.mixed_precision=bf16 -S train.workers=8 -S shards.samples.train=200000
+train-paper: setup
+	$(VENV)/dvc exp run $(PAPER)
+paper-overrides:
+	@echo $(PAPER)
 
 test: setup
 	$(VENV)/python -m pytest -q

@@ -84,14 +84,33 @@ def check_paths(inputs: list[Path], outputs: list[Path], overwrite: bool) -> Non
             raise UserError(f"output {dst} exists; pass --overwrite to replace it")
 
 
+def default_checkpoint() -> Path:
+    """The pipeline's trained generator: of the project in the working folder, else of this installation."""
+    from rich.console import Console
+
+    from apollo.config import ConfigError, load_params
+
+    for root in dict.fromkeys((Path.cwd(), Path(__file__).resolve().parents[1])):
+        if (root / "params.yaml").is_file():
+            try:
+                path = root / load_params(root / "params.yaml").generator_path
+            except ConfigError:
+                continue
+            if path.is_file():
+                Console(stderr=True).print(f"checkpoint: {path}", highlight=False)
+                return path
+    raise UserError("no --checkpoint given and no trained generator found; run `make repro` first or pass --checkpoint FILE")
+
+
 @app.command()
 def restore(
     inputs: list[Path] = typer.Argument(..., help="Audio files: wav, flac, ogg, mp3; m4a/aac/wma etc. need ffmpeg."),
     output: Optional[Path] = typer.Option(
         None, "-o", "--output", help="Output file (one input) or folder. Default: <input>.restored.<format> beside it."
     ),
-    checkpoint: Path = typer.Option(
-        ..., "--checkpoint", "-c", help="Generator weights: ours (.safetensors) or a published Apollo checkpoint."
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", "-c", help="Generator weights: ours (.safetensors) or a published Apollo checkpoint. "
+        "Default: the generator `make repro` trained (data/train/generator.safetensors).",
     ),
     device: Device = typer.Option(Device.auto, help="Where to run the model."),
     chunk_seconds: float = typer.Option(
@@ -123,7 +142,7 @@ def restore(
         if not dst.parent.is_dir():
             raise UserError(f"output folder does not exist: {dst.parent}")
     dev = pick_device(device.value)
-    model = load_generator(checkpoint, dev)
+    model = load_generator(checkpoint or default_checkpoint(), dev)
     _restore_all(model, infos, outputs, chunk_seconds, bits)
 
 
@@ -151,6 +170,38 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
                 on_start=lambda frames, t=task: bar.update(t, total=frames),
             )
             console.print(f"wrote {dst}")
+
+
+@app.command()
+def evaluate(
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", "-c", help="Generator to score: ours or a published Apollo checkpoint. Default: as restore."
+    ),
+    shards: Path = typer.Option(Path("data/shards/test"), help="Folder of test shards (shard-*.tar) to score on."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Report folder. Default: eval-<checkpoint name>."),
+    max_samples: int = typer.Option(0, min=0, help="Score only the first N test samples (0: all)."),
+    visqol: bool = typer.Option(True, help="Compute ViSQOL (about 0.4 s per clip and system)."),
+    real_audio: str = typer.Option(
+        "/usr/share/sonic-pi/samples", help="Folder of recorded .flac/.wav to encode at each bitrate and score; '' skips."
+    ),
+    device: Device = typer.Option(Device.auto, help="Where to run the model."),
+) -> None:
+    """Score a generator against the unprocessed MP3: SDR, SI-SNR, ViSQOL and LSD, overall, per bitrate and
+    per category, on the test shards and on real recorded audio. Writes metrics.json, plots and report.md."""
+    import dataclasses
+
+    from apollo.evaluate import EvalParams, evaluate_checkpoint
+
+    checkpoint = checkpoint or default_checkpoint()
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint not found: {checkpoint}")
+    out = out or Path(f"eval-{checkpoint.stem}")
+    params = dataclasses.replace(EvalParams(), out=str(out), max_samples=max_samples, visqol=visqol, real_audio=real_audio)
+    result = evaluate_checkpoint(checkpoint, shards, params, pick_device(device.value))
+    for system in ("restored", "mp3"):
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in result["overall"][system].items())
+        print(f"{system:>8}: {scores}")
+    print(f"report: {out / 'report.md'}")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from apollo.data.shards import ShardParams, ShardsConfig
 from apollo.data.sources import SourceParams
 from apollo.data.synth import SynthParams
 from apollo.errors import ApolloError
+from apollo.evaluate import EvalParams
 from apollo.models.apollo import ApolloConfig
 from apollo.train import TrainParams
 
@@ -47,6 +48,12 @@ class Params:
     sad: SadConfig = field(default_factory=SadConfig)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvalParams = field(default_factory=EvalParams)
+
+    @property
+    def generator_path(self) -> Path:
+        """The trained generator the pipeline produces (and `apollo restore` uses by default)."""
+        return Path(self.train.out) / "generator.safetensors"
 
     def shard_params(self) -> ShardParams:
         """The shards stage's arguments: its section plus the SAD index it reads."""
@@ -79,7 +86,7 @@ def _build(cls, where: str, values):
         raise ConfigError(f"params: bad '{where}' section ({e})") from None
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def read_raw(path: str | Path = "params.yaml") -> dict:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -87,4 +94,32 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ConfigError(f"params: cannot read {path} ({e})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"params: {path} must be a mapping of sections")
+    return raw
+
+
+def build_params(raw: dict) -> Params:
     return _build(Params, "", raw)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    return build_params(read_raw(path))
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """`section.key=value` assignments (values in YAML, as `dvc exp run -S`) on a copy of raw params."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"params: override '{item}' is not key=value")
+        *parents, leaf = key.strip().split(".")
+        node = raw
+        for name in parents:
+            node = node.setdefault(name, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"params: override '{item}': '{name}' is not a section")
+        node[leaf] = yaml.safe_load(value)
+    build_params(raw)  # unknown keys and bad values fail here, before anything is written
+    return raw

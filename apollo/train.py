@@ -17,6 +17,7 @@ in ``latest``; a killed run restarts from there. Logs are TSV files that
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -71,6 +72,20 @@ class TrainState:
     best_val: float = float("inf")
     bad_evals: int = 0
     seconds: float = 0.0  # training wall time so far
+    fingerprint: str = ""  # the settings the checkpoint was made with (see `fingerprint`)
+
+
+# settings that do not change what is learned: a checkpoint made under other values still resumes
+RESUMABLE_ACROSS = ("out", "steps", "workers", "checkpoint_every", "patience")
+
+
+def fingerprint(params: TrainParams, model_config: ApolloConfig, shards: str) -> str:
+    """Hash of what a checkpoint depends on: training settings, architecture and the shards' summary."""
+    settings = {k: v for k, v in asdict(params).items() if k not in RESUMABLE_ACROSS}
+    summary = Path(shards) / "summary.json"
+    data = {"train": settings, "model": model_config.to_dict(),
+            "shards": summary.read_text() if summary.exists() else str(shards)}  # fmt: skip
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[dict, Apollo]:
@@ -89,8 +104,8 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
     every = params.lr_step_epochs * params.steps_per_epoch
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, every, params.lr_gamma)
     sched_d = torch.optim.lr_scheduler.StepLR(opt_d, every, params.lr_gamma)
-    state = TrainState()
-    latest = load_checkpoint(out, generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
+    state = TrainState(fingerprint=fingerprint(params, model_config, shards))
+    latest = load_checkpoint(out / "checkpoints", generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
     generator, discriminator, opt_g, opt_d = accelerator.prepare(generator, discriminator, opt_g, opt_d)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +160,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
                 logs.val(state.step, val)
         if state.step % params.checkpoint_every == 0 or state.step == params.steps or stop:
             if accelerator.is_main_process:
-                save_checkpoint(out, accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
+                save_checkpoint(out / "checkpoints", accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
                                 (opt_g, opt_d, sched_g, sched_d), state)  # fmt: skip
             accelerator.wait_for_everyone()
         if stop:
@@ -223,6 +238,7 @@ class Logs:
 
 def save_checkpoint(out: Path, generator, discriminator, optim, state: TrainState) -> Path:
     """Write checkpoint-<step>/ atomically, point `latest` at it, drop older ones."""
+    out.mkdir(parents=True, exist_ok=True)
     final = out / f"checkpoint-{state.step:08d}"
     tmp = out / f".checkpoint-{state.step:08d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -247,12 +263,18 @@ def load_checkpoint(out: Path, generator, discriminator, optim, state: TrainStat
     if not pointer.exists():
         return None
     folder = out / pointer.read_text().strip()
+    saved_state = json.loads((folder / "state.json").read_text())
+    if saved_state.get("fingerprint") != state.fingerprint:
+        # a DVC rerun after a params or data change must train afresh, not resume
+        print(f"{out}: checkpoints were made with other settings or data; starting from step 0")
+        shutil.rmtree(out)
+        return None
     generator.load_state_dict(load_file(str(folder / "generator.safetensors")))
     discriminator.load_state_dict(load_file(str(folder / "discriminator.safetensors")))
     saved = torch.load(folder / "optim.pt", map_location="cpu", weights_only=True)
     for obj, key in zip(optim, ("opt_g", "opt_d", "sched_g", "sched_d")):
         obj.load_state_dict(saved[key])
     torch.set_rng_state(saved["torch_rng"])
-    for key, value in json.loads((folder / "state.json").read_text()).items():
+    for key, value in saved_state.items():
         setattr(state, key, value)
     return folder

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm)
+# sonic-pi-samples: real recorded audio (CC0 FLAC loops) for the evaluation's real-audio set
+APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm sonic-pi-samples)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

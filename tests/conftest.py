@@ -5,6 +5,10 @@ import pytest
 import soundfile as sf
 import torch
 
+from apollo.audio.activity import SADParams
+from apollo.data.sad import build_index, write_index
+from apollo.data.shards import ShardParams, write_all
+from apollo.data.sources import SourceParams
 from apollo.models.apollo import Apollo, ApolloConfig
 from apollo.models.reference import ReferenceApollo
 
@@ -69,3 +73,13 @@ def stem_folder(tmp_path) -> Path:
             write(root / f"song{s}" / f"{name}.wav", audio)
         write(root / f"song{s}" / "mixture.wav", sum(np.broadcast_to(a, (len(a), 2)) for a in stems.values()))
     return root
+
+
+@pytest.fixture
+def shards(stem_folder, tmp_path) -> str:
+    index = build_index(SourceParams(kind="folder", root=str(stem_folder)), SADParams(), workers=1)
+    write_index(index, tmp_path / "sad")
+    params = ShardParams(index=str(tmp_path / "sad" / "index.json"), out=str(tmp_path / "shards"),
+                         samples={"train": 8, "val": 2, "test": 2}, samples_per_shard=4, seconds=0.5, workers=1)  # fmt: skip
+    write_all(params)
+    return params.out

@@ -1,13 +1,33 @@
+import shlex
+import subprocess
+
 import pytest
 
-from apollo.config import ConfigError, load_params
+from apollo.config import ConfigError, apply_overrides, build_params, load_params, read_raw
 from apollo.model_card import model_card
 from apollo.models.apollo import ApolloConfig
+from apollo.models.discriminator import DEFAULT_WINDOWS
 
 
-def test_repo_params_parse_to_paper_defaults():
+def test_repo_params_parse_and_the_paper_profile_is_one_command_away():
     params = load_params("params.yaml")
-    assert params.model == ApolloConfig()
+    assert params.model.feature_dim < ApolloConfig().feature_dim  # the default is the CPU profile
+    # `make train-paper` runs `dvc exp run` with these -S overrides: they must give the paper's setup
+    flags = shlex.split(subprocess.run(["make", "-s", "paper-overrides"], capture_output=True, text=True, check=True).stdout)
+    overrides = [flags[i + 1] for i, f in enumerate(flags) if f == "-S"]
+    paper = build_params(apply_overrides(read_raw("params.yaml"), overrides))
+    assert paper.model == ApolloConfig()
+    assert (paper.train.disc_windows, paper.train.disc_channels, paper.train.crop_seconds) == (DEFAULT_WINDOWS, 8, 3.0)
+
+
+def test_overrides_are_checked():
+    raw = read_raw("params.yaml")
+    assert apply_overrides(raw, ["train.steps=7"])["train"]["steps"] == 7
+    assert raw["train"]["steps"] != 7  # a copy
+    with pytest.raises(ConfigError, match="unknown key"):
+        apply_overrides(raw, ["train.stpes=7"])
+    with pytest.raises(ConfigError, match="not key=value"):
+        apply_overrides(raw, ["train.steps"])
 
 
 @pytest.mark.parametrize(

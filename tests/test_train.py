@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -8,26 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from apollo.audio.activity import SADParams
 from apollo.checkpoint import load_generator
-from apollo.data.sad import build_index, write_index
-from apollo.data.shards import ShardParams, write_all
-from apollo.data.sources import SourceParams
 from apollo.train import fit
 from tests.helpers.train_run import TINY_MODEL, tiny_params
 
 HELPER = Path(__file__).parent / "helpers" / "train_run.py"
 ROOT = Path(__file__).parents[1]
-
-
-@pytest.fixture
-def shards(stem_folder, tmp_path) -> str:
-    index = build_index(SourceParams(kind="folder", root=str(stem_folder)), SADParams(), workers=1)
-    write_index(index, tmp_path / "sad")
-    params = ShardParams(index=str(tmp_path / "sad" / "index.json"), out=str(tmp_path / "shards"),
-                         samples={"train": 8, "val": 2, "test": 2}, samples_per_shard=4, seconds=0.5, workers=1)  # fmt: skip
-    write_all(params)
-    return params.out
 
 
 def rows(path: Path) -> list[list[str]]:
@@ -42,23 +29,32 @@ def test_fit_trains_logs_and_saves(shards, tmp_path):
     assert [r[0] for r in rows(out / "logs" / "val.tsv")] == ["2", "4"]
     best = load_generator(out / "generator.safetensors")
     assert best.config == TINY_MODEL
-    assert (out / "latest").read_text() == "checkpoint-00000004"
-    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-00000004"]
+    assert (out / "checkpoints" / "latest").read_text() == "checkpoint-00000004"
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-00000004"]
     assert json.loads((out / "metrics.json").read_text())["steps"] == 4
 
 
 def test_resume_continues_from_the_checkpoint(shards, tmp_path):
     out = tmp_path / "train"
     fit(tiny_params(str(out), steps=2, checkpoint_every=2), TINY_MODEL, shards)
-    state = json.loads((out / "checkpoint-00000002" / "state.json").read_text())
+    state = json.loads((out / "checkpoints" / "checkpoint-00000002" / "state.json").read_text())
     assert state["step"] == 2
     summary, _ = fit(tiny_params(str(out), steps=3, checkpoint_every=2), TINY_MODEL, shards)
     assert summary["steps"] == 3
     assert [r[0] for r in rows(out / "logs" / "train.tsv")] == ["1", "2", "3"]  # no step trained twice
 
 
+def test_changed_settings_train_afresh_instead_of_resuming(shards, tmp_path, capsys):
+    out = tmp_path / "train"
+    fit(tiny_params(str(out), steps=2, checkpoint_every=2), TINY_MODEL, shards)
+    summary, _ = fit(dataclasses.replace(tiny_params(str(out), steps=2, checkpoint_every=2), lr_g=5e-4), TINY_MODEL, shards)
+    assert "starting from step 0" in capsys.readouterr().out
+    assert summary["steps"] == 2
+    assert [r[0] for r in rows(out / "logs" / "train.tsv")] == ["1", "2"]
+
+
 def checkpointed_step(out: Path) -> int:
-    pointer = out / "latest"
+    pointer = out / "checkpoints" / "latest"
     return int(pointer.read_text().split("-")[1]) if pointer.exists() else 0
 
 
@@ -77,11 +73,11 @@ def test_sigkill_then_restart_resumes(shards, tmp_path):
     again = subprocess.run([sys.executable, str(HELPER), shards, str(out), str(killed_at + 2), "1"],
                            cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert again.returncode == 0, again.stderr
-    assert f"resuming from {out}/checkpoint-{killed_at:08d} at step {killed_at}" in again.stdout + again.stderr
+    assert f"resuming from {out}/checkpoints/checkpoint-{killed_at:08d} at step {killed_at}" in again.stdout + again.stderr
     assert json.loads((out / "metrics.json").read_text())["steps"] == killed_at + 2
     steps = [int(r[0]) for r in rows(out / "logs" / "train.tsv")]
     assert steps == list(range(1, killed_at + 3))
-    assert not list(out.glob(".checkpoint-*.tmp"))
+    assert not list((out / "checkpoints").glob(".checkpoint-*.tmp"))
 
 
 @pytest.mark.slow

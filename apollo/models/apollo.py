@@ -47,6 +47,10 @@ class ApolloConfig:
     # None: the published split of n_fft into 80 bands (see bands.band_widths)
     band_widths: tuple[int, ...] | None = None
     max_positions: int = 100
+    # not in the paper: add the input spectrum to the heads' output, so the network
+    # learns a correction and starts (heads' value half zeroed) as the identity.
+    # The published model maps directly (False); see README "Training on CPU".
+    residual: bool = False
 
     def __post_init__(self):
         # resolve the default split so equal architectures compare equal
@@ -281,6 +285,11 @@ class Apollo(nn.Module):
             for _ in range(config.layers)
         )
         self.decoder = BandDecoder(config.widths, n)
+        if config.residual:
+            with torch.no_grad():  # GLU value half (first 2m outputs) zero: the model starts as the identity
+                for (m, _), weight, bias in zip(self.decoder.runs, self.decoder.weight, self.decoder.bias):
+                    weight[:, : 2 * m].zero_()
+                    bias[:, : 2 * m].zero_()
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         # rows per tile of the element-wise-heavy sub-blocks (frames*bands for the
         # RoFormer, frames*sequences for the TCN); big enough for efficient matmuls,
@@ -297,8 +306,12 @@ class Apollo(nn.Module):
         # audio: (B, C, L) -> (B, C, L)
         b, c, length = audio.shape
         spec = self.stft(audio.reshape(b * c, length))  # (B*C, F, T)
-        out = self.decoder(self.blocks(self.encoder(spec)))
-        return self.istft(out, length).view(b, c, length)
+        return self.istft(self.restore_spectrum(spec), length).view(b, c, length)
+
+    def restore_spectrum(self, spec: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """(B, F, T) complex -> (B, F, T) complex; cache as in `blocks` (streaming only)."""
+        out = self.decoder(self.blocks(self.encoder(spec), cache))
+        return out + spec if self.config.residual else out
 
     def blocks(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Band-sequence blocks. x: (K, B, T, N).

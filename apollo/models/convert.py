@@ -95,6 +95,8 @@ def from_published(state: dict, sr: int = 44100) -> tuple[ApolloConfig, dict]:
 
 def to_published(config: ApolloConfig, state: dict) -> dict:
     """State dict of :class:`Apollo` -> the published layout (loadable by the published code)."""
+    if config.residual or config.causal:
+        raise ValueError("a residual or causal model has no equivalent in the published code")
     out: dict[str, torch.Tensor] = {}
     for (part, name), (prefix, suffix) in BAND_KEYS.items():
         band = 0

@@ -108,3 +108,16 @@ def test_config_round_trip_and_rejects_unknown_keys():
     assert config.widths == ApolloConfig(band_widths=config.widths).widths
     with pytest.raises(ValueError, match="unknown"):
         ApolloConfig.from_dict({"feature_dims": 3})
+
+
+def test_residual_model_starts_as_identity_and_learns_a_correction():
+    torch.manual_seed(0)
+    model = Apollo(ApolloConfig(feature_dim=16, layers=1, residual=True))
+    x = torch.randn(2, 2, 8000) * 0.1
+    out = model(x)
+    assert (out - x).abs().max() < 1e-5  # STFT -> iSTFT round trip only
+    out.square().mean().backward()
+    # the zeroed value half of the heads gets a gradient, so training moves away from the identity
+    assert model.decoder.weight[0].grad[:, :10].abs().sum() > 0
+    with pytest.raises(ValueError, match="published"):
+        to_published(model.config, model.state_dict())

@@ -1,0 +1,131 @@
+"""What the evaluation writes: metrics.json, per-bitrate TSV plots, figures, spectrograms, a Markdown report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from apollo.evaluate import METRICS, SR
+from apollo.files import write_json, write_text
+from apollo.metrics import power_spectrogram
+
+LABELS = {"sdr": "SDR (dB)", "si_snr": "SI-SNR (dB)", "visqol": "ViSQOL MOS-LQO", "lsd": "LSD (lower is better)"}
+SET_TITLES = {"synthetic": "Synthetic test split", "real_audio": "Real recorded audio (sonic-pi-samples)"}
+
+
+def write_report(out: str | Path, result: dict, sets: dict[str, list[dict]], examples: int, checkpoint: str) -> None:
+    out = Path(out)
+    (out / "examples").mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", result)
+    for name in sets:
+        block = result if name == "synthetic" else result[name]
+        write_text(out / f"{_prefix(name)}per_bitrate.tsv", per_bitrate_tsv(block["per_bitrate"]))
+    plot_per_bitrate(out / "per_bitrate.png", result)
+    shown = pick_examples(sets["synthetic"], examples)
+    for pair in shown:
+        plot_spectrograms(out / "examples" / f"{pair['key']}.png", pair)
+    write_text(out / "report.md", markdown(result, shown, checkpoint))
+
+
+def _prefix(name: str) -> str:
+    return "" if name == "synthetic" else f"{name}_"
+
+
+def per_bitrate_tsv(per_bitrate: dict) -> str:
+    """One row per bitrate: <metric>_restored and <metric>_mp3 columns, for `dvc plots`."""
+    metrics = [m for m in METRICS if m in next(iter(per_bitrate.values()))["restored"]]
+    head = ["bitrate"] + [f"{m}_{s}" for m in metrics for s in ("restored", "mp3")]
+    rows = ["\t".join(head)]
+    for bitrate, entry in per_bitrate.items():
+        rows.append("\t".join([bitrate] + [f"{entry[s][m]:.4f}" for m in metrics for s in ("restored", "mp3")]))
+    return "\n".join(rows) + "\n"
+
+
+def plot_per_bitrate(path: Path, result: dict) -> None:
+    """The paper's Fig. 2: every metric against bitrate, restored vs MP3, one row per set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    blocks = [("synthetic", result)] + ([("real_audio", result["real_audio"])] if "real_audio" in result else [])
+    metrics = [m for m in METRICS if m in result["overall"]["restored"]]
+    fig, axes = plt.subplots(len(blocks), len(metrics), figsize=(3.2 * len(metrics), 2.8 * len(blocks)), squeeze=False)
+    for row, (name, block) in zip(axes, blocks):
+        rates = [int(b) for b in block["per_bitrate"]]
+        for ax, metric in zip(row, metrics):
+            for system, style in (("restored", "o-"), ("mp3", "s--")):
+                values = [block["per_bitrate"][str(b)][system][metric] for b in rates]
+                ax.plot(rates, values, style, label="Apollo" if system == "restored" else "MP3")
+            ax.set_title(f"{SET_TITLES[name].split(' (')[0]}: {LABELS[metric]}", fontsize=8)
+            ax.set_xlabel("bitrate (kbps)", fontsize=8)
+            ax.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def pick_examples(pairs: list[dict], count: int) -> list[dict]:
+    """The lowest-bitrate pairs, one per category first: where restoration matters most."""
+    ordered = sorted(pairs, key=lambda p: (p["bitrate"], p["key"]))
+    chosen, seen = [], set()
+    for p in ordered:
+        if len(chosen) < count and p["category"] not in seen:
+            chosen.append(p)
+            seen.add(p["category"])
+    chosen += [p for p in ordered if p not in chosen][: count - len(chosen)]
+    return chosen
+
+
+def plot_spectrograms(path: Path, pair: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
+    for ax, (title, audio) in zip(axes, (("target", pair["target"]), (f"MP3 {pair['bitrate']} kbps", pair["degraded"]),
+                                         ("restored", pair["restored"]))):  # fmt: skip
+        power = power_spectrogram(np.asarray(audio).mean(0, keepdims=True))[0]  # (frames, bins)
+        db = 10 * np.log10(np.maximum(power, 1e-10))
+        seconds = len(power) * 512 / SR
+        ax.imshow(db.T, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 100, vmax=db.max(),
+                  extent=(0, seconds, 0, SR / 2000))  # fmt: skip
+        ax.axhline(16, color="white", lw=0.6, ls="--")  # MP3 low-pass region starts around here
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("s", fontsize=8)
+    axes[0].set_ylabel("kHz (dashed: 16 kHz)", fontsize=8)
+    fig.suptitle(f"{pair['key']} ({pair['category']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _table(groups: dict, metrics: list[str], first: str) -> list[str]:
+    head = f"| {first} | n | " + " | ".join(f"{LABELS[m]} Apollo / MP3" for m in metrics) + " |"
+    lines = [head, "|" + "---|" * (len(metrics) + 2)]
+    for name, entry in groups.items():
+        cells = [f"{entry['restored'][m]:.3f} / {entry['mp3'][m]:.3f}" for m in metrics]
+        lines.append(f"| {name} | {entry['n']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(result: dict, examples: list[dict], checkpoint: str) -> str:
+    metrics = [m for m in METRICS if m in result["overall"]["restored"]]
+    info = result["info"]
+    lines = ["# Apollo evaluation", "", f"Checkpoint: `{checkpoint}`. Samples: {info['samples']}.", "",
+             f"LSD: {info['lsd']}. ViSQOL: {info['visqol'] or 'off'}. {info['note']}.", "",
+             "Every cell is *restored / unprocessed MP3*.", ""]  # fmt: skip
+    blocks = [("synthetic", result)] + ([("real_audio", result["real_audio"])] if "real_audio" in result else [])
+    for name, block in blocks:
+        lines += [f"## {SET_TITLES[name]}", "", "### Overall", ""]
+        lines += _table({"all": block["overall"]}, metrics, "set") + ["", "### Per bitrate (kbps, requested)", ""]
+        lines += _table(block["per_bitrate"], metrics, "kbps") + [""]
+        if "per_category" in block:
+            lines += ["### Per category", ""] + _table(block["per_category"], metrics, "category") + [""]
+    lines += ["## Figures", "", "![metrics against bitrate](per_bitrate.png)", ""]
+    for pair in examples:
+        lines += [f"![{pair['key']}](examples/{pair['key']}.png)", ""]
+    return "\n".join(lines)
