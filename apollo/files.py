@@ -8,6 +8,13 @@ from pathlib import Path
 
 
 def write_text(path: str | Path, text: str) -> None:
+    """Local paths atomically; fsspec URLs (``s3://...``) in one upload, which object stores make atomic."""
+    if "://" in str(path):
+        import fsspec
+
+        with fsspec.open(str(path), "w") as f:
+            f.write(text)
+        return
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)

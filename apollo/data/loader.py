@@ -18,7 +18,14 @@ import torch
 
 
 def shard_urls(folder: str | Path) -> list[str]:
-    urls = sorted(str(p) for p in Path(folder).glob("shard-*.tar"))
+    """The shards of a split folder: a local path or an fsspec URL (``s3://bucket/shards/train``)."""
+    if "://" in str(folder):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(str(folder))
+        urls = sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{root.rstrip('/')}/shard-*.tar"))
+    else:
+        urls = sorted(str(p) for p in Path(folder).glob("shard-*.tar"))
     if not urls:
         raise FileNotFoundError(f"no shards (shard-*.tar) in {folder}")
     return urls
@@ -29,6 +36,12 @@ def decode_pair(sample: dict) -> tuple[np.ndarray, np.ndarray, dict]:
     degraded, _ = sf.read(io.BytesIO(sample["degraded.flac"]), dtype="float32", always_2d=True)
     target, _ = sf.read(io.BytesIO(sample["target.flac"]), dtype="float32", always_2d=True)
     return degraded.T.copy(), target.T.copy(), json.loads(sample["json"])
+
+
+def _fsspec_open(url: str, mode: str = "rb", bufsize: int = 8192, **kw):
+    import fsspec
+
+    return fsspec.open(url, mode).open()
 
 
 class RandomCrop:
@@ -63,8 +76,11 @@ def make_loader(
     """A ``webdataset.WebLoader`` yielding (degraded, target) batches of shape (B, C, crop)."""
     import webdataset as wds
 
+    urls = shard_urls(folder)
+    for scheme in {u.split("://")[0] for u in urls if "://" in u}:
+        wds.gopen_schemes[scheme] = _fsspec_open  # object storage through fsspec (s3fs, gcsfs, ...)
     dataset = wds.WebDataset(
-        shard_urls(folder),
+        urls,
         nodesplitter=wds.split_by_node,
         workersplitter=wds.split_by_worker,
         shardshuffle=100 if shuffle_buffer else False,

@@ -189,18 +189,31 @@ def _flac(audio: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def shard_path(params: ShardParams, split: str, shard: int) -> Path:
-    return Path(params.out) / split / f"shard-{shard:06d}.tar"
+def shard_path(params: ShardParams, split: str, shard: int) -> str:
+    """A local path or an fsspec URL (``s3://bucket/shards``, ``gs://...``) when `out` is one."""
+    return f"{params.out.rstrip('/')}/{split}/shard-{shard:06d}.tar"
+
+
+def is_url(path: str) -> bool:
+    return "://" in str(path)
 
 
 def write_shard(params: ShardParams, split: str, shard: int) -> dict:
-    """Write one shard; a plain function of its arguments (mappable over a cluster)."""
+    """Write one shard; a plain function of its arguments (mappable over a cluster).
+
+    The tar is built under a temporary name and then renamed (local) or uploaded
+    in one piece (object storage, through fsspec), so no reader sees half a shard."""
+    import tempfile
+
     import webdataset as wds
 
     index = _load_index(params.index)
     path = shard_path(params, split, shard)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    if is_url(path):
+        tmp = Path(tempfile.mkstemp(suffix=".tar")[1])
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(path + ".tmp")
     first = shard * params.samples_per_shard
     last = min(first + params.samples_per_shard, int(params.samples[split]))
     stats = {"samples": 0, "skipped_silent": 0, "bitrate": {}, "category": {}}
@@ -217,17 +230,28 @@ def write_shard(params: ShardParams, split: str, shard: int) -> dict:
             for key in ("bitrate", "category"):
                 stats[key][str(meta[key])] = stats[key].get(str(meta[key]), 0) + 1
         writer.close()
-    os.replace(tmp, path)
+    if is_url(path):
+        import fsspec
+
+        fs, remote = fsspec.core.url_to_fs(path)
+        fs.put_file(str(tmp), remote)
+        tmp.unlink()
+    else:
+        os.replace(tmp, path)
     return stats
+
+
+def shard_jobs(params: ShardParams) -> list[tuple[ShardParams, str, int]]:
+    """Every (params, split, shard) the shards stage writes: the unit a flow maps over workers."""
+    return [(params, split, s) for split in SPLITS for s in range(params.shard_count(split))]
 
 
 def _write_shard(job) -> dict:
     return write_shard(*job)
 
 
-def write_all(params: ShardParams) -> dict:
-    jobs = [(params, split, s) for split in SPLITS for s in range(params.shard_count(split))]
-    results = map_progress(_write_shard, jobs, params.workers, "shards")
+def summarise_shards(params: ShardParams, jobs: list, results: list[dict]) -> dict:
+    """Aggregate per-shard stats into the stage summary and write `<out>/summary.json`."""
     summary: dict = {"params": asdict(params), "splits": {}}
     for (_, split, _), stats in zip(jobs, results):
         agg = summary["splits"].setdefault(split, {"shards": 0, "samples": 0, "skipped_silent": 0, "bitrate": {}, "category": {}})
@@ -237,5 +261,10 @@ def write_all(params: ShardParams) -> dict:
         for key in ("bitrate", "category"):
             for k, v in stats[key].items():
                 agg[key][k] = agg[key].get(k, 0) + v
-    write_json(Path(params.out) / "summary.json", summary, sort_keys=True)
+    write_json(f"{params.out.rstrip('/')}/summary.json", summary, sort_keys=True)
     return summary
+
+
+def write_all(params: ShardParams) -> dict:
+    jobs = shard_jobs(params)
+    return summarise_shards(params, jobs, map_progress(_write_shard, jobs, params.workers, "shards"))
