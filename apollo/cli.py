@@ -86,20 +86,16 @@ def check_paths(inputs: list[Path], outputs: list[Path], overwrite: bool) -> Non
 
 def default_checkpoint() -> Path:
     """The pipeline's trained generator: of the project in the working folder, else of this installation."""
-    from rich.console import Console
+    from apollo.config import load_params
 
-    from apollo.config import ConfigError, load_params
-
-    for root in dict.fromkeys((Path.cwd(), Path(__file__).resolve().parents[1])):
-        if (root / "params.yaml").is_file():
-            try:
-                path = root / load_params(root / "params.yaml").generator_path
-            except ConfigError:
-                continue
-            if path.is_file():
-                Console(stderr=True).print(f"checkpoint: {path}", highlight=False)
-                return path
-    raise UserError("no --checkpoint given and no trained generator found; run `make repro` first or pass --checkpoint FILE")
+    here = Path.cwd()
+    root = here if (here / "params.yaml").is_file() else Path(__file__).resolve().parents[1]
+    path = root / load_params(root / "params.yaml").generator_path if (root / "params.yaml").is_file() else None
+    if path is None or not path.is_file():
+        raise UserError(f"no --checkpoint given and no trained generator at {path or 'data/train'}; "
+                        "run `make repro` first or pass --checkpoint FILE")  # fmt: skip
+    print(f"checkpoint: {path}", file=sys.stderr)
+    return path
 
 
 @app.command()
@@ -169,7 +165,7 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
                 progress=lambda n, t=task: bar.advance(t, n),
                 on_start=lambda frames, t=task: bar.update(t, total=frames),
             )
-            console.print(f"wrote {dst}")
+            console.print(f"wrote {dst}", soft_wrap=True, highlight=False)  # never wrapped: paths stay copyable
 
 
 @app.command()

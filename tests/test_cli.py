@@ -154,3 +154,35 @@ def test_help_explains():
     assert res.returncode == 0
     for word in ("--checkpoint", "--chunk-seconds", "--overwrite", "--device", "ffmpeg"):
         assert word in res.stdout
+
+
+def test_restore_defaults_to_the_pipelines_generator(tmp_path, ckpt):
+    (tmp_path / "params.yaml").write_text("train:\n  out: trained\n")
+    write_tone(tmp_path / "song.wav")
+    missing = apollo("restore", "song.wav", cwd=tmp_path)
+    assert_user_error(missing, "make repro")
+    assert listing(tmp_path) == ["params.yaml", "song.wav"]
+    (tmp_path / "trained").mkdir()
+    shutil.copy(ckpt, tmp_path / "trained" / "generator.safetensors")
+    res = apollo("restore", "song.wav", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"checkpoint: {tmp_path / 'trained' / 'generator.safetensors'}" in res.stderr
+    assert (tmp_path / "song.restored.wav").is_file()
+
+
+def test_evaluate_scores_a_checkpoint(tmp_path, shards):
+    checkpoint = tmp_path / "identity.safetensors"
+    import torch
+
+    from apollo.models.apollo import Apollo, ApolloConfig
+
+    torch.manual_seed(0)
+    save_generator(Apollo(ApolloConfig(feature_dim=16, layers=1, residual=True)), checkpoint)
+    res = apollo("evaluate", "--checkpoint", checkpoint, "--shards", f"{shards}/test", "--no-visqol", "--real-audio", "",
+                 "-o", tmp_path / "report")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "restored: sdr" in res.stdout and "mp3: sdr" in res.stdout
+    assert (tmp_path / "report" / "metrics.json").is_file() and (tmp_path / "report" / "report.md").is_file()
+    bad = apollo("evaluate", "--checkpoint", checkpoint, "--shards", tmp_path / "nowhere")
+    assert_user_error(bad, "no shards")
+    assert not (tmp_path / "eval-identity").exists()
