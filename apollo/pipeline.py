@@ -1,0 +1,99 @@
+"""The DVC pipeline seen from outside: stage order, running a stage, its summary, its params.
+
+The Prefect flows (``flows/``) orchestrate through these functions; DVC stays
+the unit of caching and versioning (``dvc repro <stage>``, so ``dvc.lock``
+records what was built).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from apollo.config import Params, apply_overrides, build_params, read_raw
+from apollo.errors import ApolloError
+from apollo.files import write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class StageError(ApolloError):
+    pass
+
+
+def stage_order(project: str | Path = ROOT) -> list[str]:
+    """Stages as dvc.yaml lists them (written upstream first)."""
+    return list(yaml.safe_load((Path(project) / "dvc.yaml").read_text())["stages"])
+
+
+def _tool(name: str) -> str:
+    # the stages run `python ...`: the interpreter running us (its venv) comes first on PATH
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def run_stage(stage: str, project: str | Path = ROOT) -> str:
+    """`dvc repro <stage>` in `project`; returns its output, raises StageError with the tail on failure."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    proc = subprocess.run([_tool("dvc"), "repro", stage], cwd=project, env=env, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    if proc.returncode:
+        raise StageError(f"dvc repro {stage} failed (exit {proc.returncode}):\n{output[-4000:]}")
+    return output
+
+
+SUMMARIES = {  # stage -> (params section, file under its `out`); model_card's `out` is the file itself
+    "synth": ("synth", "summary.json"),
+    "sad": ("sad", "summary.json"),
+    "shards": ("shards", "summary.json"),
+    "train": ("train", "metrics.json"),
+    "evaluate": ("evaluate", "metrics.json"),
+    "model_card": ("model_card", ""),
+}
+
+
+def stage_summary(stage: str, params: Params, project: str | Path = ROOT) -> dict:
+    """What a stage reports about its last run ({} for a stage without a summary)."""
+    if stage not in SUMMARIES:
+        return {}
+    section, name = SUMMARIES[stage]
+    path = Path(project) / getattr(params, section).out / name
+    if not path.is_file():
+        return {}
+    summary = json.loads(path.read_text())
+    if stage == "shards":  # drop the echo of the params
+        summary = summary.get("splits", summary)
+    return summary
+
+
+def set_params(project: str | Path = ROOT, params_file: str | None = None, overrides: list[str] = ()) -> Params:
+    """Make `project`/params.yaml the given file plus `section.key=value` overrides (as ``dvc exp run -S``).
+
+    Validated before anything is written; unchanged settings leave the file untouched."""
+    target = Path(project) / "params.yaml"
+    raw = read_raw(params_file or target)
+    raw = apply_overrides(raw, list(overrides))
+    params = build_params(raw)
+    if raw != read_raw(target):
+        write_text(target, yaml.safe_dump(raw, sort_keys=False))
+    return params
+
+
+def metrics_table(result: dict) -> list[dict]:
+    """Evaluation metrics as rows (set, group, metric, restored, mp3) for a table artifact."""
+    rows = []
+    blocks = [("synthetic", result)] + ([("real audio", result["real_audio"])] if "real_audio" in result else [])
+    for name, block in blocks:
+        groups = {"overall": block["overall"], **{f"{k} kbps": v for k, v in block["per_bitrate"].items()},
+                  **block.get("per_category", {})}  # fmt: skip
+        for group, entry in groups.items():
+            for metric, value in entry["restored"].items():
+                rows.append({"set": name, "group": group, "metric": metric, "restored": value, "mp3": entry["mp3"][metric]})
+    return rows
