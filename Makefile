@@ -1,5 +1,5 @@
 # The README's two commands: `make repro` and `make test`. Both set up first (idempotently).
-.PHONY: setup repro train-paper paper-overrides test test-fast bench
+.PHONY: setup repro train-paper paper-overrides paper-params test test-fast bench
 VENV := .venv/bin
 # stages run `python ...`: the project's virtual environment comes first
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -20,6 +20,8 @@ train-paper: setup
 	$(VENV)/dvc exp run $(PAPER)
 paper-overrides:
 	@echo $(PAPER)
+paper-params: setup   # write the same settings into params.yaml (for `accelerate launch` on several GPUs)
+	$(VENV)/python -c "import sys; from apollo.pipeline import set_params; set_params(overrides=sys.argv[1:])" $(subst -S ,,$(PAPER))
 
 test: setup
 	$(VENV)/python -m pytest -q

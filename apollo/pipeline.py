@@ -76,13 +76,22 @@ def stage_summary(stage: str, params: Params, project: str | Path = ROOT) -> dic
 def set_params(project: str | Path = ROOT, params_file: str | None = None, overrides: list[str] = ()) -> Params:
     """Make `project`/params.yaml the given file plus `section.key=value` overrides (as ``dvc exp run -S``).
 
-    Validated before anything is written; unchanged settings leave the file untouched."""
+    Validated before anything is written; comments survive (a round-trip YAML edit); unchanged
+    settings leave the file untouched."""
+    import io
+
+    from ruamel.yaml import YAML
+
     target = Path(project) / "params.yaml"
-    raw = read_raw(params_file or target)
-    raw = apply_overrides(raw, list(overrides))
-    params = build_params(raw)
-    if raw != read_raw(target):
-        write_text(target, yaml.safe_dump(raw, sort_keys=False))
+    source = Path(params_file) if params_file else target
+    read_raw(source)  # a clear error for a missing or malformed file
+    editor = YAML()  # round-trip: keeps comments and order
+    document = apply_overrides(editor.load(source.read_text()), list(overrides))
+    params = build_params(document)
+    if document != read_raw(target):
+        text = io.StringIO()
+        editor.dump(document, text)
+        write_text(target, text.getvalue())
     return params
 
 
