@@ -28,7 +28,6 @@ from apollo import metrics
 from apollo.audio.codec import degrade
 from apollo.data.loader import decode_pair, shard_urls
 from apollo.errors import ApolloError
-from apollo.parallel import map_progress
 
 SR = 44100
 VISQOL_SR = 48000
@@ -47,7 +46,6 @@ class EvalParams:
     real_clips: int = 16
     real_seconds: float = 3.0
     real_bitrates: tuple = (24, 32, 48, 64, 96, 128)
-    workers: int = 0  # scoring processes; 0: all cores
 
 
 class EvaluationError(ApolloError):
@@ -134,16 +132,19 @@ def score(target: np.ndarray, estimate: np.ndarray, with_visqol: bool = True) ->
     return out
 
 
-def _score_job(job) -> dict:
-    pair, with_visqol = job
+def score_pair(pair: dict, with_visqol: bool) -> dict:
     row = {k: pair[k] for k in ("key", "bitrate", "bitrate_actual", "category")}
     for system, estimate in (("restored", pair["restored"]), ("mp3", pair["degraded"])):
         row[system] = score(pair["target"], estimate, with_visqol)
     return row
 
 
-def score_pairs(pairs: list[dict], with_visqol: bool, workers: int = 0) -> list[dict]:
-    return map_progress(_score_job, [(p, with_visqol) for p in pairs], workers, "scoring")
+def score_pairs(pairs: list[dict], with_visqol: bool) -> list[dict]:
+    # in this process: ViSQOL's numba kernels are multi-threaded already, and a forked pool
+    # deadlocks once torch's OpenMP threads have run in the parent
+    from rich.progress import track
+
+    return [score_pair(p, with_visqol) for p in track(pairs, description="scoring", transient=True)]
 
 
 def summarise(rows: list[dict], by: str) -> dict:
@@ -185,7 +186,7 @@ def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, d
     rows = {}
     for name, pairs in sets.items():
         restore_pairs(generator, pairs, params.chunk_seconds)
-        rows[name] = score_pairs(pairs, params.visqol, params.workers)
+        rows[name] = score_pairs(pairs, params.visqol)
     result = report_set(rows["synthetic"])
     if "real_audio" in rows:
         result["real_audio"] = report_set(rows["real_audio"], categories=False)
@@ -195,11 +196,7 @@ def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, d
         "lsd": "2048-point Hann, hop 512, power floor 1e-10, log10 units",
         "note": "MP3 at 44.1 kHz has no 24 kbps rate: LAME encodes a 24 kbps request at 32 (bitrate_actual)",
     }
-    for name, r in rows.items():
-        for pair, row in zip(sets[name], r):
-            pair["scores"] = row
     return result, sets
-
 
 
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, params: EvalParams, device: str = "cpu") -> dict:

@@ -60,7 +60,7 @@ def test_identity_generator_scores_like_the_mp3_and_the_report_is_written(shards
     save_generator(Apollo(ApolloConfig(feature_dim=16, layers=1, residual=True)), checkpoint)  # starts as identity
     write(tmp_path / "real" / "loop.flac", noise(1.0, seed=5) * 0.3)
     params = EvalParams(out=str(tmp_path / "eval"), visqol=False, examples=2, real_audio=str(tmp_path / "real"),
-                        real_clips=2, real_seconds=1.0, real_bitrates=(32, 64), workers=1)  # fmt: skip
+                        real_clips=2, real_seconds=1.0, real_bitrates=(32, 64))  # fmt: skip
     result = evaluate_checkpoint(checkpoint, f"{shards}/test", params)
     assert result["info"]["samples"] == {"synthetic": 2, "real_audio": 2}
     for block in (result, result["real_audio"]):
