@@ -39,7 +39,9 @@ def task_runner(runner: str, workers: int = 0, dask_address: str | None = None):
         from prefect_dask import DaskTaskRunner
 
         # an existing scheduler when given, else a local cluster (handy to try the Dask path)
-        return DaskTaskRunner(address=dask_address) if dask_address else DaskTaskRunner(cluster_kwargs={"n_workers": resolve_workers(workers)})
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": resolve_workers(workers)})
     raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, not {runner!r}")
 
 
