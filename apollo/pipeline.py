@@ -85,12 +85,13 @@ def set_params(project: str | Path = ROOT, params_file: str | None = None, overr
     target = Path(project) / "params.yaml"
     source = Path(params_file) if params_file else target
     read_raw(source)  # a clear error for a missing or malformed file
-    editor = YAML()  # round-trip: keeps comments and order
-    document = apply_overrides(editor.load(source.read_text()), list(overrides))
-    params = build_params(document)
-    if document != read_raw(target):
-        text = io.StringIO()
-        editor.dump(document, text)
+    editor = YAML()  # round-trip: keeps comments, order and quotes
+    editor.preserve_quotes = True  # "no" must stay a string for PyYAML (YAML 1.1), which reads it back
+    text = io.StringIO()
+    editor.dump(apply_overrides(editor.load(source.read_text()), list(overrides)), text)
+    raw = yaml.safe_load(text.getvalue())
+    params = build_params(raw)  # checked as the stages will read it, before anything is written
+    if raw != read_raw(target):
         write_text(target, text.getvalue())
     return params
 

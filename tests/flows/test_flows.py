@@ -69,7 +69,10 @@ def test_params_overrides_are_validated_before_writing(tmp_path):
         set_params(project, overrides=["train.stepz=3"])
     assert (project / "params.yaml").read_text() == before
     params = set_params(project, overrides=["train.steps=3"])
-    assert params.train.steps == 3 and load_params(project / "params.yaml").train.steps == 3
+    reread = load_params(project / "params.yaml")  # as the stages read it (PyYAML)
+    assert params == reread and reread.train.steps == 3
+    assert reread.train.mixed_precision == "no"  # a quoted "no" stays a string, not YAML 1.1's False
+    assert "# the step budget" in (project / "params.yaml").read_text()  # comments survive
 
 
 @pytest.mark.slow
