@@ -35,7 +35,7 @@ def small_project(stem_folder, tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("runner", ["threads", "processes"])
+@pytest.mark.parametrize("runner", ["threads", "processes", "dask"])
 def test_shards_flow_is_byte_identical_to_the_stage(small_project, runner):
     from flows.shards import build_shards
 
