@@ -267,7 +267,7 @@ def load_checkpoint(out: Path, generator, discriminator, optim, state: TrainStat
     if saved_state.get("fingerprint") != state.fingerprint:
         # a DVC rerun after a params or data change must train afresh, not resume
         print(f"{out}: checkpoints were made with other settings or data; starting from step 0")
-        shutil.rmtree(out)
+        shutil.rmtree(out, ignore_errors=True)  # every rank gets here; one of them removes it
         return None
     generator.load_state_dict(load_file(str(folder / "generator.safetensors")))
     discriminator.load_state_dict(load_file(str(folder / "discriminator.safetensors")))

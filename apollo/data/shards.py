@@ -210,7 +210,9 @@ def write_shard(params: ShardParams, split: str, shard: int) -> dict:
     index = _load_index(params.index)
     path = shard_path(params, split, shard)
     if is_url(path):
-        tmp = Path(tempfile.mkstemp(suffix=".tar")[1])
+        handle, name = tempfile.mkstemp(suffix=".tar")
+        os.close(handle)
+        tmp = Path(name)
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(path + ".tmp")
