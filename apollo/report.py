@@ -75,8 +75,8 @@ def pick_examples(pairs: list[dict], count: int) -> list[dict]:
         if len(chosen) < count and p["category"] not in seen:
             chosen.append(p)
             seen.add(p["category"])
-    chosen += [p for p in ordered if p not in chosen][: count - len(chosen)]
-    return chosen
+    taken = {p["key"] for p in chosen}
+    return chosen + [p for p in ordered if p["key"] not in taken][: count - len(chosen)]
 
 
 def plot_spectrograms(path: Path, pair: dict) -> None:

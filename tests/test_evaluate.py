@@ -77,3 +77,12 @@ def test_identity_generator_scores_like_the_mp3_and_the_report_is_written(shards
     assert len(list((out / "examples").glob("*.png"))) == 2
     report = (out / "report.md").read_text()
     assert "## Real recorded audio" in report and "](examples/" in report
+
+
+def test_examples_prefer_low_bitrates_and_distinct_categories():
+    from apollo.report import pick_examples
+
+    audio = np.zeros((2, 10), np.float32)
+    pairs = [{"key": k, "bitrate": b, "category": c, "target": audio} for k, b, c in
+             [("a", 128, "vocal"), ("b", 24, "vocal"), ("c", 24, "vocal"), ("d", 64, "multi-stem"), ("e", 32, "vocal")]]  # fmt: skip
+    assert [p["key"] for p in pick_examples(pairs, 3)] == ["b", "d", "c"]
