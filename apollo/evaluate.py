@@ -25,7 +25,7 @@ import soundfile as sf
 import soxr
 
 from apollo import metrics
-from apollo.audio.codec import degrade
+from apollo.audio.codec import degrade_pair
 from apollo.data.loader import decode_pair, shard_urls
 from apollo.errors import ApolloError
 
@@ -85,10 +85,9 @@ def real_audio_pairs(folder: str | Path, clips: int, seconds: float, bitrates) -
         audio = soxr.resample(audio, sr, SR).astype(np.float32) if sr != SR else audio
         audio = audio[: int(seconds * SR)]
         for kbps in bitrates:
-            decoded, _, actual = degrade(audio, SR, "mp3", int(kbps))
-            scale = 1.0 / max(np.abs(audio).max(), np.abs(decoded).max(), 1e-9)  # as the shards: peak 1, ratio kept
-            pairs.append({"key": f"{path.stem}@{kbps}", "target": (audio * scale).T.copy(),
-                          "degraded": (decoded * scale).T.astype(np.float32), "bitrate": int(kbps),
+            target, degraded, _, actual, _ = degrade_pair(audio, SR, "mp3", int(kbps))  # scaled as the shards
+            pairs.append({"key": f"{path.stem}@{kbps}", "target": target.T.copy(),
+                          "degraded": degraded.T.astype(np.float32), "bitrate": int(kbps),
                           "bitrate_actual": actual, "category": "real audio"})  # fmt: skip
     return pairs
 

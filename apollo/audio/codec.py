@@ -110,6 +110,14 @@ def degrade(audio: np.ndarray, sr: int, codec: str, kbps: int) -> tuple[np.ndarr
     return decoded, bitstream, kbps
 
 
+def degrade_pair(audio: np.ndarray, sr: int, codec: str, kbps: int) -> tuple[np.ndarray, np.ndarray, bytes, int, float]:
+    """`degrade`, then the clean and the decoded audio scaled jointly so the louder peak is 1 (their
+    ratio kept): (clean, degraded, bitstream, actual kbps, scale applied)."""
+    decoded, bitstream, actual = degrade(audio, sr, codec, kbps)
+    common = max(float(np.abs(audio).max()), float(np.abs(decoded).max()), 1e-9)
+    return audio / common, decoded / common, bitstream, actual, 1.0 / common
+
+
 def estimate_lag(reference: np.ndarray, signal: np.ndarray, max_lag: int) -> int:
     """Lag (in samples) of `signal` behind `reference`, by FFT cross-correlation of channel sums."""
     a, b = reference.sum(1), signal.sum(1)

@@ -22,8 +22,13 @@ def shard_urls(folder: str | Path) -> list[str]:
     if "://" in str(folder):
         import fsspec
 
+        import webdataset as wds
+
         fs, root = fsspec.core.url_to_fs(str(folder))
         urls = sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{root.rstrip('/')}/shard-*.tar"))
+        # WebDataset opens URLs through its own table of schemes: object storage goes through fsspec,
+        # for every reader of these URLs (training loader, evaluation)
+        wds.gopen_schemes[str(folder).split("://")[0]] = _fsspec_open
     else:
         urls = sorted(str(p) for p in Path(folder).glob("shard-*.tar"))
     if not urls:
@@ -76,11 +81,8 @@ def make_loader(
     """A ``webdataset.WebLoader`` yielding (degraded, target) batches of shape (B, C, crop)."""
     import webdataset as wds
 
-    urls = shard_urls(folder)
-    for scheme in {u.split("://")[0] for u in urls if "://" in u}:
-        wds.gopen_schemes[scheme] = _fsspec_open  # object storage through fsspec (s3fs, gcsfs, ...)
     dataset = wds.WebDataset(
-        urls,
+        shard_urls(folder),
         nodesplitter=wds.split_by_node,
         workersplitter=wds.split_by_worker,
         shardshuffle=100 if shuffle_buffer else False,

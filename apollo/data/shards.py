@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from apollo.audio.codec import degrade, fit_length
+from apollo.audio.codec import degrade_pair, fit_length
 from apollo.data.sources import SPLITS
 from apollo.files import write_json
 from apollo.parallel import map_progress
@@ -170,14 +170,13 @@ def make_sample(params: ShardParams, index: dict, split: str, i: int) -> dict | 
     else:
         return None
     target = target / max(1.0, peak / 0.99)  # the encoder takes 16-bit PCM: no clipping
-    degraded, bitstream, actual = degrade(target, SR, r["codec"], r["bitrate"])
-    common = max(float(np.abs(target).max()), float(np.abs(degraded).max()), 1e-9)
+    target, degraded, bitstream, actual, scale = degrade_pair(target, SR, r["codec"], r["bitrate"])
     meta = r | {"bitrate_actual": actual, "split": split, "index": i, "attempt": attempt, "seed": params.seed, "sr": SR,
-                "seconds": params.seconds, "scale": 1.0 / common}  # fmt: skip
+                "seconds": params.seconds, "scale": scale}  # fmt: skip
     return {
         "__key__": f"{split}-{i:08d}",
-        "target.flac": _flac(target / common),
-        "degraded.flac": _flac(degraded / common),
+        "target.flac": _flac(target),
+        "degraded.flac": _flac(degraded),
         r["codec"]: bitstream,  # member named after the codec: mp3, aac or opus
         "json": json.dumps(meta, sort_keys=True).encode(),
     }
