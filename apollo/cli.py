@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from apollo.errors import ApolloError
+from apollo.errors import ApolloError, run_command
 
 app = typer.Typer(
     add_completion=False,
@@ -201,14 +201,7 @@ def evaluate(
 
 
 def main() -> None:
-    try:
-        app()
-    except ApolloError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    run_command(app)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,20 @@
 """User-facing errors: the CLI prints their message as one line and exits 1, no traceback."""
 
+import sys
+from collections.abc import Callable
+
 
 class ApolloError(Exception):
     """A problem with the user's input (a file, a path, a checkpoint, an option)."""
+
+
+def run_command(command: Callable[[], object]) -> None:
+    """Run a command-line entry point: a user's mistake is one line on stderr and exit 1, Ctrl-C exit 130."""
+    try:
+        command()
+    except ApolloError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

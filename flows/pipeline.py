@@ -14,6 +14,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file by workers, not as a package
 
+from apollo.config import apply_overrides, read_raw  # noqa: E402
+from apollo.errors import run_command  # noqa: E402
 from apollo.pipeline import metrics_table, run_stage, set_params, stage_order, stage_summary  # noqa: E402
 
 
@@ -67,4 +69,10 @@ if __name__ == "__main__":
     parser.add_argument("--overrides", nargs="*", default=[], help="section.key=value settings, e.g. train.steps=50")
     parser.add_argument("--stages", nargs="*", help="only these stages, in this order")
     args = parser.parse_args()
-    pipeline(params_file=args.params_file, overrides=args.overrides, stages=args.stages)
+
+    def main() -> None:
+        # a bad params file or override is the user's mistake: one line, before any flow run starts
+        apply_overrides(read_raw(args.params_file or "params.yaml"), args.overrides)
+        pipeline(params_file=args.params_file, overrides=args.overrides, stages=args.stages)
+
+    run_command(main)

@@ -19,6 +19,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file by workers, not as a package
 
 from apollo.config import load_params  # noqa: E402
+from apollo.errors import run_command  # noqa: E402
 from apollo.data.shards import shard_jobs, summarise_shards, write_shard  # noqa: E402
 from apollo.parallel import resolve_workers  # noqa: E402
 
@@ -80,4 +81,9 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=0, help="0: all cores")
     parser.add_argument("--dask-address", help="scheduler address of an existing Dask cluster")
     a = parser.parse_args()
-    build_shards(params_file=a.params_file, out=a.out, runner=a.runner, workers=a.workers, dask_address=a.dask_address)
+
+    def main() -> None:
+        load_params(a.params_file)  # a bad params file is the user's mistake: one line, before any flow run starts
+        build_shards(params_file=a.params_file, out=a.out, runner=a.runner, workers=a.workers, dask_address=a.dask_address)
+
+    run_command(main)

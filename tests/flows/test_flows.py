@@ -93,3 +93,17 @@ def test_pipeline_flow_runs_every_stage_and_publishes_metrics(tmp_path):
                        json={"artifacts": {"key": {"any_": ["evaluation-metrics", "evaluation-report"]}}, "offset": 0}).json()
     assert sorted(a["type"] for a in found) == ["markdown", "table"]
     assert any("lsd" in str(a["data"]) for a in found if a["type"] == "table")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args, message", [
+    ("flows/pipeline.py", ["--overrides", "train.stepz=3"], "unknown key(s) in 'train': stepz"),
+    ("flows/shards.py", ["--params-file", "missing.yaml"], "cannot read missing.yaml"),
+])  # fmt: skip
+def test_flow_scripts_report_bad_params_in_one_line(tmp_path, script, args, message):
+    project = make_project(tmp_path / "project")
+    before = (project / "params.yaml").read_text()
+    res = subprocess.run([sys.executable, script, *args], cwd=project, capture_output=True, text=True)
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and message in res.stderr, res.stderr
+    assert (project / "params.yaml").read_text() == before and not (project / "data" / "shards").exists()
