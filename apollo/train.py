@@ -11,14 +11,20 @@ Checkpoints (every `checkpoint_every` steps) hold both networks (safetensors),
 both optimisers and schedulers and the RNG state (a torch file of tensors and
 numbers, read back with ``weights_only=True``), and the step and early-stopping
 state (JSON). Each is written to a temporary folder, renamed, and then named
-in ``latest``; a killed run restarts from there. Logs are TSV files that
-``dvc plots`` draws.
+in ``latest``; a killed run restarts from there.
+
+Everything a rerun needs lives in ``checkpoints/`` (kept across DVC reruns):
+the best generator so far (``best.safetensors`` and ``best.json``) and the TSV
+logs. Every ending of `fit` (budget reached, budget already passed, early stop,
+a resume that never improves) publishes them as ``generator.safetensors`` and
+``logs/``, so no rerun can end without a model.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -104,20 +110,22 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
     every = params.lr_step_epochs * params.steps_per_epoch
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, every, params.lr_gamma)
     sched_d = torch.optim.lr_scheduler.StepLR(opt_d, every, params.lr_gamma)
+    ckpt = out / "checkpoints"
     state = TrainState(fingerprint=fingerprint(params, model_config, shards))
-    latest = load_checkpoint(out / "checkpoints", generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
+    latest = load_checkpoint(ckpt, generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
+    state.best_val = best_saved(ckpt, state.fingerprint)  # the file is the truth: it may be newer than the checkpoint
     generator, discriminator, opt_g, opt_d = accelerator.prepare(generator, discriminator, opt_g, opt_d)
     if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        logs = Logs(out / "logs", resume_step=state.step)
+        logs = Logs(ckpt / "logs", resume_step=state.step)
         if latest:
             accelerator.print(f"resuming from {latest} at step {state.step}")
+    stop = state.bad_evals >= params.patience  # stopped early before: a rerun finishes at once
     # a resumed run draws new batches, deterministically: the data seed includes the step
     batches = iter(make_loader(f"{shards}/train", batch_size=params.batch_size, workers=params.workers,
                                crop_samples=int(params.crop_seconds * model_config.sr), seed=params.seed * 100003 + state.step,
                                repeat=True))  # fmt: skip
     started = time.perf_counter() - state.seconds
-    while state.step < params.steps:
+    while state.step < params.steps and not stop:
         degraded, target = (t.to(accelerator.device) for t in next(batches))
         with accelerator.accumulate(generator, discriminator):
             restored = generator(degraded)
@@ -146,13 +154,12 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
         state.seconds = time.perf_counter() - started
         if accelerator.is_main_process:
             logs.train(state.step, d_loss, g_loss, parts, sched_g.get_last_lr()[0])
-        stop = False
         if state.step % params.eval_every == 0 or state.step == params.steps:
             val = validate(accelerator, generator, shards, params, model_config.sr)
             if val < state.best_val:
                 state.best_val, state.bad_evals = val, 0
                 if accelerator.is_main_process:
-                    save_generator(accelerator.unwrap_model(generator), out / "generator.safetensors")
+                    save_best(ckpt, accelerator.unwrap_model(generator), state)
             else:
                 state.bad_evals += 1
             stop = state.bad_evals >= params.patience
@@ -160,12 +167,15 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
                 logs.val(state.step, val)
         if state.step % params.checkpoint_every == 0 or state.step == params.steps or stop:
             if accelerator.is_main_process:
-                save_checkpoint(out / "checkpoints", accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
+                save_checkpoint(ckpt, accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
                                 (opt_g, opt_d, sched_g, sched_d), state)  # fmt: skip
             accelerator.wait_for_everyone()
         if stop:
             accelerator.print(f"early stop at step {state.step}: {params.patience} evaluations without improvement")
-            break
+    if math.isinf(state.best_val):  # no evaluation yet (e.g. a budget below eval_every); same on every rank
+        state.best_val = validate(accelerator, generator, shards, params, model_config.sr)
+        if accelerator.is_main_process:
+            save_best(ckpt, accelerator.unwrap_model(generator), state)
     summary = {
         "steps": state.step,
         "best_val_stft": state.best_val,
@@ -174,6 +184,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
                                           * accelerator.num_processes / max(state.seconds, 1e-9), 2),  # fmt: skip
     }
     if accelerator.is_main_process:
+        publish(ckpt, out)
         write_json(out / "metrics.json", summary)
     accelerator.wait_for_everyone()
     return summary, accelerator.unwrap_model(generator)
@@ -234,6 +245,33 @@ class Logs:
 
     def val(self, step, value) -> None:
         self._append("val", [step, float(value)])
+
+
+def save_best(ckpt: Path, generator, state: TrainState) -> None:
+    """The best generator so far, beside the checkpoints (its validation loss in best.json, written after it)."""
+    save_generator(generator, ckpt / "best.safetensors")
+    write_json(ckpt / "best.json", {"step": state.step, "val_stft": state.best_val, "fingerprint": state.fingerprint})
+
+
+def best_saved(ckpt: Path, fingerprint: str) -> float:
+    """Validation loss of the saved best generator of these settings (inf if there is none)."""
+    info = ckpt / "best.json"
+    if not (info.exists() and (ckpt / "best.safetensors").exists()):
+        return float("inf")
+    saved = json.loads(info.read_text())
+    return float(saved["val_stft"]) if saved.get("fingerprint") == fingerprint else float("inf")
+
+
+def publish(ckpt: Path, out: Path) -> None:
+    """Copy the best generator and the logs out of checkpoints/ (DVC outputs, deleted before each run)."""
+    tmp = out / "generator.safetensors.tmp"
+    shutil.copyfile(ckpt / "best.safetensors", tmp)
+    os.replace(tmp, out / "generator.safetensors")
+    staging = out / ".logs.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(ckpt / "logs", staging)
+    shutil.rmtree(out / "logs", ignore_errors=True)
+    os.replace(staging, out / "logs")
 
 
 def save_checkpoint(out: Path, generator, discriminator, optim, state: TrainState) -> Path:

@@ -53,6 +53,35 @@ def test_changed_settings_train_afresh_instead_of_resuming(shards, tmp_path, cap
     assert [r[0] for r in rows(out / "logs" / "train.tsv")] == ["1", "2"]
 
 
+def test_every_ending_publishes_the_best_generator(shards, tmp_path):
+    out = tmp_path / "train"
+    fit(tiny_params(str(out), steps=4, checkpoint_every=2), TINY_MODEL, shards)
+    best = (out / "checkpoints" / "best.safetensors").read_bytes()
+    for steps in (4, 2):  # budget already reached (a forced rerun), then lowered: nothing trains, the model stays
+        (out / "generator.safetensors").unlink()
+        summary, _ = fit(tiny_params(str(out), steps=steps, checkpoint_every=2), TINY_MODEL, shards)
+        assert summary["steps"] == 4 and (out / "generator.safetensors").read_bytes() == best
+        assert [r[0] for r in rows(out / "logs" / "train.tsv")] == ["1", "2", "3", "4"]
+
+
+def test_a_budget_below_the_first_evaluation_still_writes_a_generator(shards, tmp_path):
+    out = tmp_path / "train"
+    params = dataclasses.replace(tiny_params(str(out), steps=1), eval_every=10)
+    summary, _ = fit(params, TINY_MODEL, shards)
+    assert summary["steps"] == 1 and summary["best_val_stft"] < float("inf")
+    assert load_generator(out / "generator.safetensors").config == TINY_MODEL
+
+
+def test_an_early_stopped_run_finishes_at_once_when_rerun(shards, tmp_path):
+    out = tmp_path / "train"
+    # a frozen generator (lr 0) never improves: the second evaluation stops the run
+    params = dataclasses.replace(tiny_params(str(out), steps=20, checkpoint_every=20), eval_every=1, patience=1, lr_g=0.0)
+    first, _ = fit(params, TINY_MODEL, shards)
+    assert first["steps"] == 2
+    again, _ = fit(dataclasses.replace(params, steps=30), TINY_MODEL, shards)
+    assert again["steps"] == first["steps"] and (out / "generator.safetensors").exists()
+
+
 def checkpointed_step(out: Path) -> int:
     pointer = out / "checkpoints" / "latest"
     return int(pointer.read_text().split("-")[1]) if pointer.exists() else 0
