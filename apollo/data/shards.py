@@ -251,9 +251,15 @@ def _write_shard(job) -> dict:
     return write_shard(*job)
 
 
+# where the shards and the index are, and how many processes wrote them, say nothing about the shards:
+# left out, the stage and the flow (which resolves paths against its project) write the same summary
+NOT_SUMMARISED = ("out", "index", "workers")
+
+
 def summarise_shards(params: ShardParams, jobs: list, results: list[dict]) -> dict:
-    """Aggregate per-shard stats into the stage summary and write `<out>/summary.json`."""
-    summary: dict = {"params": asdict(params), "splits": {}}
+    """Aggregate per-shard stats into the stage summary, write `<out>/summary.json`, remove stale shards."""
+    recorded = {k: v for k, v in asdict(params).items() if k not in NOT_SUMMARISED}
+    summary: dict = {"params": recorded, "splits": {}}
     for (_, split, _), stats in zip(jobs, results):
         agg = summary["splits"].setdefault(split, {"shards": 0, "samples": 0, "skipped_silent": 0, "bitrate": {}, "category": {}})
         agg["shards"] += 1
@@ -262,8 +268,21 @@ def summarise_shards(params: ShardParams, jobs: list, results: list[dict]) -> di
         for key in ("bitrate", "category"):
             for k, v in stats[key].items():
                 agg[key][k] = agg[key].get(k, 0) + v
+    remove_stale(params)
     write_json(f"{params.out.rstrip('/')}/summary.json", summary, sort_keys=True)
     return summary
+
+
+def remove_stale(params: ShardParams) -> None:
+    """Delete shards a run with more samples left behind: the loader reads every shard-*.tar of a split."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(params.out.rstrip("/"))
+    for split in SPLITS:
+        wanted = {shard_path(params, split, s).rsplit("/", 1)[-1] for s in range(params.shard_count(split))}
+        for path in fs.glob(f"{root}/{split}/shard-*.tar"):
+            if path.rsplit("/", 1)[-1] not in wanted:
+                fs.rm(path)
 
 
 def write_all(params: ShardParams) -> dict:

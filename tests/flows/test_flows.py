@@ -44,6 +44,22 @@ def test_shards_flow_is_byte_identical_to_the_stage(small_project, runner):
     assert summary["splits"]["train"]["shards"] == 3
     stage, flow = digests(small_project / "stage"), digests(small_project / "flow")
     assert len(stage) == 5 and stage == flow
+    summary = (small_project / "stage" / "summary.json").read_bytes()
+    assert summary == (small_project / "flow" / "summary.json").read_bytes()  # no absolute paths in either
+    assert str(small_project).encode() not in summary
+
+
+def test_a_smaller_rerun_leaves_no_stale_shards(small_project):
+    from flows.shards import build_shards
+
+    build_shards(project=str(small_project), runner="threads", workers=1)
+    params = yaml.safe_load((small_project / "params.yaml").read_text())
+    params["shards"]["samples"] = {"train": 2, "val": 2, "test": 2}
+    (small_project / "params.yaml").write_text(yaml.safe_dump(params))
+    build_shards(project=str(small_project), runner="threads", workers=1)
+    assert [p.name for p in (small_project / "stage" / "train").glob("*.tar")] == ["shard-000000.tar"]
+    loaded = sum(len(d) for d, _ in make_loader(str(small_project / "stage" / "train"), batch_size=1, crop_samples=4410))
+    assert loaded == 2
 
 
 def test_shards_go_to_object_storage_and_train_from_there(small_project):
