@@ -61,13 +61,16 @@ class TrainParams:
     loss: LossWeights = field(default_factory=LossWeights)
     disc_windows: tuple = DEFAULT_WINDOWS
     disc_channels: int = 8
-    mixed_precision: str = "no"  # no | fp16 | bf16
+    mixed_precision: str = "fp32"  # fp32 | fp16 | bf16 (not accelerate's "no": YAML 1.1 reads a bare no as false)
     grad_accum: int = 1
     eval_every: int = 100
     patience: int = 20
     checkpoint_every: int = 100
     val_batches: int = 8
     workers: int = 1
+
+
+PRECISION = {"fp32": "no", "fp16": "fp16", "bf16": "bf16"}  # params value -> accelerate's name
 
 
 @dataclass
@@ -99,7 +102,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    accelerator = Accelerator(mixed_precision=params.mixed_precision, gradient_accumulation_steps=params.grad_accum)
+    accelerator = Accelerator(mixed_precision=PRECISION[params.mixed_precision], gradient_accumulation_steps=params.grad_accum)
     set_seed(params.seed)
     out = Path(params.out)
     generator, discriminator = Apollo(model_config), MultiResolutionDiscriminator(
