@@ -1,5 +1,5 @@
 # The README's two commands: `make repro` and `make test`. Both set up first (idempotently).
-.PHONY: setup repro train-paper paper-overrides paper-params test test-fast bench
+.PHONY: setup repro plots train-paper paper-overrides paper-params test test-fast bench
 VENV := .venv/bin
 # stages run `python ...`: the project's virtual environment comes first
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
@@ -10,6 +10,10 @@ setup:
 
 repro: setup
 	$(VENV)/dvc repro
+
+# dvc.yaml's plots as data/plots/index.html, with vega inlined: opens with no network
+plots: setup
+	$(VENV)/python plots/build.py
 
 # The paper's generator, discriminators and crops, as a DVC experiment (a GPU job: see README "Training").
 PAPER := -S model.feature_dim=256 -S model.layers=6 -S model.heads=8 -S model.residual=false \

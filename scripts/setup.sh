@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # sonic-pi-samples: real recorded audio (CC0 FLAC loops) for the evaluation's real-audio set
-APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm sonic-pi-samples)
+# chromium: headless, for the test that opens the `make plots` page offline
+APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm sonic-pi-samples chromium)
+# npm: the plot libraries (below); only when missing, as a NodeSource nodejs bundles its own npm
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -34,4 +37,17 @@ if [ ! -f "$stamp" ]; then
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# vega, vega-lite and vega-embed for `make plots` (inlined into an offline page), from the npm registry
+# at the versions in plots/package-lock.json; --ignore-scripts: nothing of theirs runs here
+npm_stamp="plots/node_modules/.installed-$(cat plots/package.json plots/package-lock.json | sha256sum | cut -c1-16)"
+if [ ! -f "$npm_stamp" ]; then
+  if command -v npm >/dev/null; then
+    echo "setup: installing the plot libraries into plots/node_modules"
+    npm ci --prefix plots --ignore-scripts --no-audit --no-fund --loglevel=error
+    touch "$npm_stamp"
+  else
+    echo "setup: npm missing: \`make plots\` needs it (sudo apt-get install -y npm)" >&2
+  fi
 fi
