@@ -1,30 +1,73 @@
-"""params.yaml, parsed once into typed dataclasses. Unknown keys are errors, not silently ignored.
+"""params.yaml, checked and parsed once into typed dataclasses.
 
 Paths live once: the SAD stage reads ``sources.root``, the shards stage reads the
 index that ``sad.out`` holds; nothing repeats a path.
+
+**Every setting is checked where it is read.** The flow (``apply_overrides``), the
+DVC stage scripts (``load_params``) and the CLI all go through ``build_params``,
+so a mistake is found before anything runs or is deleted, whoever reads it:
+
+* its type comes from the dataclass's type hint: an ``int`` is an integer (not
+  ``true``, not ``"5"``), a ``float`` is any finite number (an integer is
+  converted), a ``bool`` is true/false, a ``str`` is text; a tuple is a YAML list
+  whose element type is the hint's or the rule's, a dict a mapping;
+* its range, choices, keys or length come from ``RULES``, keyed ``section.field``:
+  one rule for every field of every section (a test checks none is missing);
+* rules across fields and sections (``_cross``) run on the parsed values and
+  report only when none of the fields involved is wrong already (and, for a
+  partial params dict, only over the sections it gives);
+* unknown sections and keys are errors, not silently ignored.
+
+Every mistake found is reported, each as one short line (long values are cut),
+in one ``ConfigError``; ``apollo.errors.run_command`` prints each as an
+``error:`` line and exits 1.
+
+**Missing sections.** ``build_params`` and ``load_params`` fill a missing section
+or field with the dataclass default, so library callers and tests may write a
+partial params file (e.g. only ``sad`` and ``shards`` for the shards flow). The
+DVC pipeline cannot: ``dvc.yaml`` interpolates ``${synth.out}``, ``${sad.out}``
+... from every section. So the stage scripts call ``load_params(require_all=True)``
+and ``apply_overrides`` (which edits the pipeline's params.yaml, as
+``dvc exp run -S``, for the flow and ``set_params``) requires every section by
+default; within a section, missing fields still take their defaults. An empty
+params file, or one that is not a mapping, is an error for everyone.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
+import types
 import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from apollo.audio.activity import SADParams
-from apollo.data.shards import ShardParams, ShardsConfig
-from apollo.data.sources import SourceParams
+from apollo.audio.codec import CODECS, MPEG1_L3_KBPS
+from apollo.data.shards import SR, ShardParams, ShardsConfig
+from apollo.data.sources import READERS, SPLITS, SourceParams
 from apollo.data.synth import SynthParams
 from apollo.errors import ApolloError
 from apollo.evaluate import EvalParams
 from apollo.models.apollo import ApolloConfig
-from apollo.train import TrainParams
+from apollo.train import PRECISION, TrainParams
 
 
 class ConfigError(ApolloError):
-    pass
+    """One or more mistakes in the params (a file or overrides), each a one-line message."""
+
+    def __init__(self, *messages: str):
+        super().__init__(*messages)  # args: the messages, so the error pickles (Prefect, process pools)
+
+    def messages(self) -> list[str]:
+        return [str(m) for m in self.args]
+
+    def __str__(self) -> str:
+        return "\n".join(self.messages())
 
 
 @dataclass(frozen=True)
@@ -61,65 +104,469 @@ class Params:
         return ShardParams(index=str(Path(self.sad.out) / "index.json"), **values)
 
 
-def _build(cls, where: str, values):
+# ---------------------------------------------------------------------------------------------------------------
+# The rules
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one field (or each element / value of a list or mapping field) accepts beyond its type."""
+
+    lo: float | None = None  # lower bound, included unless lo_open
+    hi: float | None = None  # upper bound, included unless hi_open
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple = ()
+    item: type | None = None  # a list's element type / a mapping's value type, where the hint has none
+    each: Rule | None = None  # the rule each element / value follows
+    keys: tuple = ()  # a mapping's allowed keys...
+    all_keys: bool = False  # ...and whether it needs every one
+    length: int | None = None  # a list's exact length
+    nonempty: bool = False  # text, list or mapping
+    unique: bool = False  # list elements
+    test: Callable[[typing.Any], str | None] | None = None  # last word: a value -> "must be ..." or None
+
+
+def _at_least(lo, hi=None) -> Rule:
+    return Rule(lo=lo, hi=hi)
+
+
+def _above(lo, hi=None) -> Rule:
+    return Rule(lo=lo, lo_open=True, hi=hi)
+
+
+ANY = Rule()
+PATH = Rule(nonempty=True)
+COUNT = _at_least(1)
+WORKERS = _at_least(0)  # 0: all cores
+SEED = _at_least(0, 2**32 - 1)  # numpy and accelerate.set_seed take 32-bit non-negative seeds
+POSITIVE = _above(0)
+FRACTION = Rule(lo=0, hi=1, hi_open=True)
+PROBABILITY = Rule(lo=0, hi=1)
+STEMS = _at_least(1, 8)  # the paper's 1-8 stems per mix
+
+
+def _power_of_two(value: int) -> str | None:
+    return None if value > 0 and value & (value - 1) == 0 else "must be a power of two"
+
+
+def _odd(value: int) -> str | None:
+    return None if value % 2 else "must be odd (a centred kernel)"
+
+
+# Bitrates (kbps) each codec can produce for 44.1 kHz stereo:
+# - mp3: LAME at 44.1 kHz is MPEG-1 Layer III (32-320 kbps, its fixed table; other values are silently rounded);
+#   24 kbps, the paper's lowest setting, is encoded at 32 kbps and the shards record both rates;
+# - aac: ffmpeg's native encoder accepts any rate but does not get below about 24 kbps nor above about 256 kbps;
+# - opus: libopus's range, 6-510 kbps (ffmpeg refuses more).
+CODEC_KBPS = {
+    "mp3": (24,) + tuple(MPEG1_L3_KBPS[1:]),
+    "aac": tuple(range(24, 257)),
+    "opus": tuple(range(6, 511)),
+}
+MP3_KBPS = CODEC_KBPS["mp3"]
+
+
+def _kbps_text(codec: str) -> str:
+    rates = CODEC_KBPS[codec]
+    contiguous = list(rates) == list(range(rates[0], rates[-1] + 1))
+    return f"{rates[0]}-{rates[-1]}" if contiguous else ", ".join(map(str, rates))
+
+
+RULES: dict[str, Rule] = {
+    # the generator; the data are 44.1 kHz throughout (synth, shards, evaluation)
+    "model.sr": Rule(choices=(SR,)),
+    "model.win_ms": _at_least(4, 1000),  # the published 80-band split needs n_fft >= 160 (3.6 ms at 44.1 kHz)
+    "model.feature_dim": _at_least(2),
+    "model.layers": COUNT,
+    "model.heads": COUNT,
+    "model.tcn_blocks": COUNT,
+    "model.tcn_kernel": Rule(lo=1, test=_odd),
+    "model.causal": ANY,
+    "model.band_widths": Rule(nonempty=True, each=COUNT),  # null: the published split
+    "model.max_positions": COUNT,
+    "model.residual": ANY,
+    "model_card.out": PATH,
+    "synth.out": PATH,
+    "synth.songs": COUNT,
+    "synth.seconds": POSITIVE,
+    "synth.seed": SEED,
+    "synth.soundfont": PATH,
+    "synth.exciter": ANY,
+    "synth.workers": WORKERS,
+    "sources.kind": Rule(choices=tuple(READERS)),
+    "sources.root": PATH,
+    "sources.val_fraction": FRACTION,
+    "sources.test_fraction": FRACTION,
+    "sources.split_seed": SEED,
+    "sad.out": PATH,
+    "sad.workers": WORKERS,
+    "sad.detection.frame_ms": _at_least(1, 1000),
+    "sad.detection.window_s": POSITIVE,
+    "sad.detection.hop_s": POSITIVE,
+    "sad.detection.percentile": _at_least(0, 100),
+    "sad.detection.floor": _at_least(0),
+    "sad.detection.active_fraction": FRACTION,  # a window is kept above it: 1 would keep nothing
+    "shards.out": PATH,
+    "shards.seed": SEED,
+    "shards.samples": Rule(item=int, keys=SPLITS, all_keys=True, each=COUNT),
+    "shards.samples_per_shard": COUNT,
+    "shards.seconds": POSITIVE,
+    "shards.mixture_prob": PROBABILITY,
+    "shards.min_stems": STEMS,
+    "shards.max_stems": STEMS,
+    "shards.gain_db": _at_least(0, 60),
+    "shards.bitrates": Rule(item=int, nonempty=True, unique=True, each=COUNT),  # each codec's own: _cross
+    "shards.bitrate_weights": Rule(item=float, each=_at_least(0)),  # null: uniform; length: _cross
+    "shards.codecs": Rule(item=float, keys=CODECS, nonempty=True, each=POSITIVE),  # name: weight
+    "shards.workers": WORKERS,
+    "train.out": PATH,
+    "train.seed": SEED,
+    "train.steps": COUNT,
+    "train.batch_size": COUNT,
+    "train.crop_seconds": POSITIVE,
+    "train.lr_g": POSITIVE,
+    "train.lr_d": POSITIVE,
+    "train.weight_decay": _at_least(0),
+    "train.betas_g": Rule(item=float, length=2, each=FRACTION),
+    "train.betas_d": Rule(item=float, length=2, each=FRACTION),
+    "train.steps_per_epoch": COUNT,
+    "train.lr_gamma": Rule(lo=0, lo_open=True, hi=1),
+    "train.lr_step_epochs": COUNT,
+    "train.grad_clip": POSITIVE,
+    "train.loss.alpha": _at_least(0),
+    "train.loss.beta": _at_least(0),
+    "train.loss.gamma": _at_least(0),
+    "train.disc_windows": Rule(item=int, nonempty=True, unique=True, each=Rule(lo=16, test=_power_of_two)),
+    "train.disc_channels": COUNT,
+    "train.mixed_precision": Rule(choices=tuple(PRECISION)),  # fp32 | fp16 | bf16
+    "train.grad_accum": COUNT,
+    "train.eval_every": COUNT,
+    "train.patience": COUNT,
+    "train.checkpoint_every": COUNT,
+    "train.val_batches": COUNT,
+    "train.workers": WORKERS,
+    "evaluate.out": PATH,
+    "evaluate.max_samples": _at_least(0),  # 0: the whole test split
+    "evaluate.visqol": ANY,
+    "evaluate.examples": _at_least(0),
+    "evaluate.chunk_seconds": _at_least(1),  # as `apollo restore --chunk-seconds`
+    "evaluate.real_audio": ANY,  # "" skips the real-audio set
+    "evaluate.real_clips": COUNT,
+    "evaluate.real_seconds": POSITIVE,
+    "evaluate.real_bitrates": Rule(item=int, nonempty=True, unique=True, each=Rule(choices=MP3_KBPS)),  # MP3
+}
+
+
+def _cross(p: Params) -> Iterable[tuple[tuple[str, ...], str | None]]:
+    """Rules across fields: (the fields involved, the mistake or None), on the parsed values."""
+    m, sh, tr, sad = p.model, p.shards, p.train, p.sad.detection
+    n, h = m.feature_dim, m.heads
+    yield ("model.feature_dim", "model.heads"), (
+        f"model.feature_dim ({n}) must split into model.heads ({h}) heads of even size"
+        if n % h or (n // h) % 2 else None)  # fmt: skip
+    bins = m.n_fft // 2 + 1
+    yield ("model.band_widths", "model.sr", "model.win_ms"), (
+        f"model.band_widths add up to {sum(m.widths)} bins; the STFT has {bins} (model.win_ms {m.win_ms})"
+        if sum(m.widths) != bins else None)  # fmt: skip
+    yield ("model.band_widths", "model.sr", "model.win_ms", "model.max_positions"), (
+        f"model.max_positions ({m.max_positions}) must be at least the number of bands ({len(m.widths)})"
+        if len(m.widths) > m.max_positions else None)  # fmt: skip
+    yield ("shards.min_stems", "shards.max_stems"), (
+        f"shards.min_stems ({sh.min_stems}) must not exceed shards.max_stems ({sh.max_stems})"
+        if sh.min_stems > sh.max_stems else None)  # fmt: skip
+    weights = sh.bitrate_weights
+    yield ("shards.bitrates", "shards.bitrate_weights"), (
+        f"shards.bitrate_weights has {len(weights)} weight(s) for {len(sh.bitrates)} bitrate(s)"
+        if weights is not None and len(weights) != len(sh.bitrates) else None)  # fmt: skip
+    yield ("shards.bitrate_weights",), (
+        "shards.bitrate_weights must not all be 0" if weights and not sum(weights) else None)
+    for codec in sh.codecs:
+        bad = [b for b in sh.bitrates if b not in CODEC_KBPS[codec]]
+        yield ("shards.bitrates", "shards.codecs"), (
+            f"shards.bitrates: {', '.join(map(str, bad))} kbps not supported by {codec} ({_kbps_text(codec)})"
+            if bad else None)  # fmt: skip
+    src = p.sources
+    yield ("sources.val_fraction", "sources.test_fraction"), (
+        f"sources.val_fraction + sources.test_fraction ({src.val_fraction + src.test_fraction:g}) must be below 1"
+        if src.val_fraction + src.test_fraction >= 1 else None)  # fmt: skip
+    for name in ("window_s", "hop_s"):
+        frames = int(round(getattr(sad, name) * 1000 / sad.frame_ms))
+        yield (f"sad.detection.{name}", "sad.detection.frame_ms"), (
+            f"sad.detection.{name} ({getattr(sad, name):g} s) must be at least one frame (frame_ms {sad.frame_ms:g})"
+            if frames < 1 else None)  # fmt: skip
+    yield ("shards.seconds", "sad.detection.window_s"), (
+        f"shards.seconds ({sh.seconds:g}) must fit in a kept SAD window (sad.detection.window_s {sad.window_s:g})"
+        if sh.seconds > sad.window_s else None)  # fmt: skip
+    yield ("train.crop_seconds", "shards.seconds"), (
+        f"train.crop_seconds ({tr.crop_seconds:g}) must not exceed shards.seconds ({sh.seconds:g})"
+        if tr.crop_seconds > sh.seconds else None)  # fmt: skip
+    crop = int(tr.crop_seconds * m.sr)
+    yield ("train.crop_seconds", "train.disc_windows", "model.sr"), (
+        f"train.crop_seconds ({tr.crop_seconds:g} s, {crop} samples) is shorter than the largest "
+        f"train.disc_windows ({max(tr.disc_windows)})" if crop < max(tr.disc_windows) else None)  # fmt: skip
+    if src.kind == "synth":  # the pipeline's default corpus feeds the SAD stage
+        yield ("synth.songs", "sources.kind"), (
+            f"synth.songs ({p.synth.songs}) must be at least 3 with sources.kind synth (every split needs a song)"
+            if p.synth.songs < 3 else None)  # fmt: skip
+        yield ("synth.seconds", "sad.detection.window_s", "sources.kind"), (
+            f"synth.seconds ({p.synth.seconds:g}) must be at least sad.detection.window_s ({sad.window_s:g})"
+            if p.synth.seconds < sad.window_s else None)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The checker
+
+TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+LIST_NAMES = {bool: "true/false values", int: "integers", float: "numbers", str: "texts"}
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """One short line: never a huge value in a message."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show(value) -> str:
+    return "null" if value is None else _cut(repr(value))
+
+
+def _hint(kind: type, value) -> str:
+    """Why YAML gave something else than what was probably meant."""
+    if kind is str and isinstance(value, bool):
+        return " (YAML reads a bare no/yes/off/on as false/true: quote it)"
+    if kind in (int, float) and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (YAML reads it as text: unquote it, and write exponents with a dot, e.g. 1.0e-3)"
+    return ""
+
+
+class _Findings:
+    def __init__(self):
+        self.errors: list[str] = []
+        self.bad: set[str] = set()  # fields found wrong: _cross rules over them are skipped
+
+    def add(self, where: str, message: str) -> None:
+        self.errors.append(f"params: {message}")
+        if where:
+            self.bad.add(where)
+
+    def any_bad(self, fields: Iterable[str]) -> bool:
+        return any(f == b or f.startswith(b + ".") for f in fields for b in self.bad)
+
+
+def _scalar(kind: type, value):
+    """(ok, the value as the dataclass holds it) for bool, int, float and str (None: any, no rule says)."""
+    if kind is None:
+        return True, value
+    if kind is bool:
+        return isinstance(value, bool), value
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if kind is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False, value
+        try:
+            held = float(value)
+        except OverflowError:  # an integer beyond any float
+            return False, value
+        return math.isfinite(held), held
+    if kind is str:
+        return isinstance(value, str), value
+    raise TypeError(f"no checker for {kind}")  # a new hint type needs a line here
+
+
+def _limits(rule: Rule, value) -> str | None:
+    """What `value` (of the right type) breaks in `rule`, as "must be ..."; None if nothing."""
+    if rule.choices and value not in rule.choices:
+        return "must be one of " + ", ".join(map(_show, rule.choices))
+    below = rule.lo is not None and (value <= rule.lo if rule.lo_open else value < rule.lo)
+    above = rule.hi is not None and (value >= rule.hi if rule.hi_open else value > rule.hi)
+    if below or above:
+        if rule.hi is None:
+            return f"must be {'>' if rule.lo_open else '>='} {rule.lo:g}"
+        if rule.lo is None:
+            return f"must be {'<' if rule.hi_open else '<='} {rule.hi:g}"
+        return f"must be in {'(' if rule.lo_open else '['}{rule.lo:g}, {rule.hi:g}{')' if rule.hi_open else ']'}"
+    if rule.nonempty and isinstance(value, str) and not value.strip():
+        return "must not be empty"
+    return rule.test(value) if rule.test else None
+
+
+def _one(label: str, kind: type, rule: Rule, value, found: _Findings, where: str):
+    """Check one scalar; (ok, value as held)."""
+    ok, held = _scalar(kind, value)
+    if not ok:
+        found.add(where, f"{label} must be {TYPE_NAMES[kind]}, got {_show(value)}{_hint(kind, value)}")
+        return False, value
+    problem = _limits(rule, held)
+    if problem:
+        found.add(where, f"{label} {problem}, got {_show(value)}{_hint(kind, value)}")
+        return False, value
+    return True, held
+
+
+def _field(name: str, hint, value, found: _Findings):
+    """Check one field's value against its type hint and its rule; (ok, value as the dataclass holds it)."""
+    rule = RULES.get(name, ANY)  # a field without a rule yet: its type is still checked (a test asks for the rule)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return True, None
+        (hint,) = [a for a in args if a is not type(None)]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    kind = origin or hint
+    if kind is tuple:
+        item = args[0] if args else rule.item
+        if not isinstance(value, (list, tuple)):
+            found.add(name, f"{name} must be a list of {LIST_NAMES.get(item, 'values')}, got {_show(value)}")
+            return False, value
+        oks = [_one(f"{name}[{i}]", item, rule.each or ANY, v, found, name) for i, v in enumerate(value)]
+        ok = all(o for o, _ in oks)
+        held = tuple(v for _, v in oks)
+        shape = (
+            f"must have {rule.length} elements" if rule.length is not None and len(value) != rule.length
+            else "must not be empty" if rule.nonempty and not value
+            else "must not repeat a value" if rule.unique and ok and len(set(held)) < len(held) else None
+        )  # fmt: skip
+        if shape:
+            found.add(name, f"{name} {shape}, got {_show(value)}")
+        return ok and not shape, held
+    if kind is dict:
+        if not isinstance(value, dict):
+            found.add(name, f"{name} must be a mapping, got {_show(value)}")
+            return False, value
+        ok, held = True, {}
+        unknown = [k for k in value if k not in rule.keys] if rule.keys else []
+        missing = [k for k in rule.keys if k not in value] if rule.all_keys else []
+        if unknown:
+            choose = ", ".join(rule.keys)
+            found.add(name, f"{name}: unknown key(s) {', '.join(map(_show, unknown))}; choose from {choose}")
+        if missing:
+            found.add(name, f"{name}: missing key(s) {', '.join(missing)}")
+        if rule.nonempty and not value:
+            found.add(name, f"{name} must not be empty")
+        for k, v in value.items():
+            if k in unknown:
+                continue
+            good, held[k] = _one(f"{name}.{k}", rule.item, rule.each or ANY, v, found, name)
+            ok = ok and good
+        return ok and not unknown and not missing and bool(value or not rule.nonempty), held
+    if value is None:
+        found.add(name, f"{name} must be {TYPE_NAMES[kind]}, got null")
+        return False, value
+    return _one(name, kind, rule, value, found, name)
+
+
+def _section(cls, where: str, values, found: _Findings):
+    """An instance of dataclass `cls` from `values`: every field checked, wrong ones left at their defaults."""
     if values is None:
-        return cls()
+        values = {}
     if not isinstance(values, dict):
-        raise ConfigError(f"params: '{where}' must be a mapping")
+        found.add(where, f"'{where}' must be a mapping, got {_show(values)}")
+        return cls()
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
+    unknown = [k for k in values if k not in hints]
     if unknown:
-        place = f"key(s) in '{where}'" if where else "section(s)"
-        raise ConfigError(f"params: unknown {place}: {', '.join(unknown)}")
+        found.add("", f"unknown key(s) in '{where}': {', '.join(sorted(map(str, unknown)))}")
     kwargs = {}
     for key, value in values.items():
-        kind = hints[key]
-        if dataclasses.is_dataclass(kind):
-            value = _build(kind, f"{where}.{key}" if where else key, value)
-        elif isinstance(value, list):
-            value = tuple(value)  # frozen dataclasses hold tuples
-        kwargs[key] = value
+        if key not in hints:
+            continue
+        name = f"{where}.{key}"
+        if dataclasses.is_dataclass(hints[key]):
+            kwargs[key] = _section(hints[key], name, value, found)
+            continue
+        ok, held = _field(name, hints[key], value, found)
+        if ok:
+            kwargs[key] = held
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"params: bad '{where}' section ({e})") from None
+    except (TypeError, ValueError) as e:  # a check the rules do not have yet (e.g. the band split of the STFT)
+        found.add(where, f"bad '{where}' section: {_cut(e, 120)}")
+        return cls()
+
+
+def build_params(raw: dict, *, require_all: bool = False) -> Params:
+    """Check raw params (a mapping of sections) and parse them; every mistake is in the one ConfigError raised.
+
+    Missing sections and fields take the dataclass defaults, unless `require_all`: then every section must be
+    there (the DVC pipeline interpolates paths from each)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"params must be a mapping of sections, got {_show(raw)}")
+    found = _Findings()
+    sections = typing.get_type_hints(Params)
+    unknown = [k for k in raw if k not in sections]
+    if unknown:
+        found.add("", f"unknown section(s): {', '.join(sorted(map(str, unknown)))}")
+    missing = [k for k in sections if raw.get(k) is None]
+    if require_all and missing:
+        found.add("", f"missing section(s): {', '.join(missing)} (the pipeline reads every section)")
+    params = Params(**{k: _section(sections[k], k, v, found) for k, v in raw.items() if k in sections})  # file order
+    for fields, problem in _cross(params):  # over sections given only: a partial dict's defaults are not its own
+        if problem and all(f.split(".")[0] in raw for f in fields) and not found.any_bad(fields):
+            found.add("", problem)
+    if found.errors:
+        raise ConfigError(*found.errors)
+    return params
 
 
 def read_raw(path: str | Path = "params.yaml") -> dict:
+    """The params file as PyYAML (as the stages) reads it: a non-empty mapping of sections, not yet checked."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"params: cannot read {path} ({e})") from None
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"params: cannot read {path} ({_cut(e, 160)})") from None
+    if raw is None:
+        raise ConfigError(f"params: {path} is empty")
     if not isinstance(raw, dict):
-        raise ConfigError(f"params: {path} must be a mapping of sections")
+        raise ConfigError(f"params: {path} must be a mapping of sections, got {_show(raw)}")
     return raw
 
 
-def build_params(raw: dict) -> Params:
-    return _build(Params, "", raw)
+def load_params(path: str | Path = "params.yaml", *, require_all: bool = False) -> Params:
+    """Read and check a params file. The stage scripts pass `require_all=True` (see the module docstring)."""
+    return build_params(read_raw(path), require_all=require_all)
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    return build_params(read_raw(path))
+def apply_overrides(raw: dict, overrides: list[str], *, require_all: bool = True) -> dict:
+    """`section.key=value` assignments (values in YAML, as `dvc exp run -S`) on a copy of raw params.
 
-
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """`section.key=value` assignments (values in YAML, as `dvc exp run -S`) on a copy of raw params."""
-    import copy
-
+    The result is checked as the pipeline will read it (every section required, unless `require_all=False`)
+    before it is returned, so nothing is written from a bad override; all mistakes are reported together."""
     raw = copy.deepcopy(raw)
+    problems = []
     for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"params: override '{item}' is not key=value")
-        *parents, leaf = key.strip().split(".")
+        key, sep, text = item.partition("=")
+        names = key.strip().split(".")
+        if not sep or not key.strip() or not all(names):
+            problems.append(f"params: override {_show(item)} is not key=value")
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            problems.append(f"params: override {_show(item)}: the value is not valid YAML")
+            continue
+        *parents, leaf = names
         node = raw
-        for name in parents:
-            node = node.setdefault(name, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"params: override '{item}': '{name}' is not a section")
-        node[leaf] = yaml.safe_load(value)
-    build_params(raw)  # unknown keys and bad values fail here, before anything is written
+        for depth, name in enumerate(parents):
+            child = node.setdefault(name, {})
+            if child is None:  # an empty section in the file
+                child = node[name] = {}
+            if not isinstance(child, dict):
+                problems.append(f"params: override {_show(item)}: '{'.'.join(names[: depth + 1])}' is not a section")
+                break
+            node = child
+        else:
+            node[leaf] = value
+    try:
+        build_params(raw, require_all=require_all)  # unknown keys and bad values fail here, before anything is written
+    except ConfigError as e:
+        problems += e.messages()
+    if problems:
+        raise ConfigError(*problems)
     return raw
