@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -358,6 +359,9 @@ class _Findings:
         return any(f == b or f.startswith(b + ".") for f in fields for b in self.bad)
 
 
+YAML12_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _scalar(kind: type, value):
     """(ok, the value as the dataclass holds it) for bool, int, float and str (None: any, no rule says)."""
     if kind is None:
@@ -367,6 +371,8 @@ def _scalar(kind: type, value):
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if kind is float:
+        if isinstance(value, str) and YAML12_EXPONENT.fullmatch(value.strip()):
+            value = float(value)  # 1e-05: a float in YAML 1.2 (DVC writes it so), text to PyYAML's YAML 1.1
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False, value
         try:

@@ -95,7 +95,7 @@ def test_every_field_of_every_section_has_a_rule_and_the_defaults_follow_them():
         (["sources.kind=mp3"], "sources.kind must be one of 'synth', 'folder', 'musdb', 'moisesdb', got 'mp3'"),
         (["train.steps=true"], "train.steps must be an integer, got True"),
         (["train.steps=2.5"], "train.steps must be an integer, got 2.5"),
-        (["train.lr_g=1e-3"], "train.lr_g must be a number, got '1e-3' (YAML reads it as text"),
+        (["train.lr_g=1e-3x"], "train.lr_g must be a number, got '1e-3x'"),
         (["shards.seconds=.inf"], "shards.seconds must be a number, got inf"),
         (["shards.mixture_prob=1.5"], "shards.mixture_prob must be in [0, 1], got 1.5"),
         (["sources.val_fraction=1"], "sources.val_fraction must be in [0, 1), got 1"),
@@ -227,3 +227,10 @@ def test_model_card_counts():
     assert card["receptive_field_frames"] == {"past": 36, "future": 0}
     assert card["streaming_latency_samples"] == 881
     assert card["gflop_per_second_stereo"] > 0
+
+
+def test_an_exponent_without_a_dot_is_a_number():
+    """DVC (YAML 1.2) writes 1e-05 into params.yaml on `dvc exp run -S`; PyYAML (YAML 1.1) reads it as text."""
+    raw = apply_overrides(read_raw("params.yaml"), ["train.lr_g=1e-05", "train.lr_d=2E+1"])
+    params = build_params(raw)
+    assert params.train.lr_g == 1e-05 and params.train.lr_d == 20.0
