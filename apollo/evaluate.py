@@ -174,8 +174,6 @@ def report_set(rows: list[dict], categories: bool = True) -> dict:
 
 def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, dict[str, list[dict]]]:
     """Score the test shards (and the real-audio set); returns (metrics, pairs by set) for the report."""
-    import visqol as visqol_package
-
     sets = {"synthetic": synthetic_pairs(shards, params.max_samples)}
     if not sets["synthetic"]:
         raise EvaluationError(f"no test samples in {shards}")
@@ -189,12 +187,8 @@ def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, d
     result = report_set(rows["synthetic"])
     if "real_audio" in rows:
         result["real_audio"] = report_set(rows["real_audio"], categories=False)
-    result["info"] = {
-        "samples": {name: len(r) for name, r in rows.items()},
-        "visqol": f"visqol-python {visqol_package.__version__}, audio mode, mono, {VISQOL_SR} Hz" if params.visqol else None,
-        "lsd": "2048-point Hann, hop 512, power floor 1e-10, log10 units",
-        "note": "MP3 at 44.1 kHz has no 24 kbps rate: LAME encodes a 24 kbps request at 32 (bitrate_actual)",
-    }
+    # numbers only: this is DVC's metrics file (the methods' descriptions are in report.md)
+    result["samples"] = {name: len(r) for name, r in rows.items()}
     return result, sets
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from apollo.evaluate import METRICS, SR
+from apollo.evaluate import METRICS, SR, VISQOL_SR
 from apollo.files import write_json, write_text
 from apollo.metrics import power_spectrogram
 
 LABELS = {"sdr": "SDR (dB)", "si_snr": "SI-SNR (dB)", "visqol": "ViSQOL MOS-LQO", "lsd": "LSD (lower is better)"}
+LSD_DEFINITION = "2048-point Hann, hop 512, power floor 1e-10, log10 units"
 SET_TITLES = {"synthetic": "Synthetic test split", "real_audio": "Real recorded audio (sonic-pi-samples)"}
 
 
@@ -112,11 +113,21 @@ def _table(groups: dict, metrics: list[str], first: str) -> list[str]:
     return lines
 
 
+def methods(result: dict) -> str:
+    """How the numbers were measured: text for report.md (metrics.json holds numbers only, for DVC)."""
+    visqol = "off"
+    if "visqol" in result["overall"]["restored"]:
+        import visqol as visqol_package
+
+        visqol = f"visqol-python {visqol_package.__version__}, audio mode, mono, {VISQOL_SR} Hz"
+    return (f"LSD: {LSD_DEFINITION}. ViSQOL: {visqol}. MP3 at 44.1 kHz has no 24 kbps rate: LAME encodes "
+            "a 24 kbps request at 32 (`bitrate_actual` in metrics.json).")  # fmt: skip
+
+
 def markdown(result: dict, examples: list[dict], checkpoint: str) -> str:
     metrics = [m for m in METRICS if m in result["overall"]["restored"]]
-    info = result["info"]
-    lines = ["# Apollo evaluation", "", f"Checkpoint: `{checkpoint}`. Samples: {info['samples']}.", "",
-             f"LSD: {info['lsd']}. ViSQOL: {info['visqol'] or 'off'}. {info['note']}.", "",
+    samples = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result["samples"].items())
+    lines = ["# Apollo evaluation", "", f"Checkpoint: `{checkpoint}`. Samples: {samples}.", "", methods(result), "",
              "Every cell is *restored / unprocessed MP3*.", ""]  # fmt: skip
     blocks = [("synthetic", result)] + ([("real_audio", result["real_audio"])] if "real_audio" in result else [])
     for name, block in blocks:

@@ -62,7 +62,7 @@ def test_identity_generator_scores_like_the_mp3_and_the_report_is_written(shards
     params = EvalParams(out=str(tmp_path / "eval"), visqol=False, examples=2, real_audio=str(tmp_path / "real"),
                         real_clips=2, real_seconds=1.0, real_bitrates=(32, 64))  # fmt: skip
     result = evaluate_checkpoint(checkpoint, f"{shards}/test", params)
-    assert result["info"]["samples"] == {"synthetic": 2, "real_audio": 2}
+    assert result["samples"] == {"synthetic": 2, "real_audio": 2}
     for block in (result, result["real_audio"]):
         restored, mp3 = block["overall"]["restored"], block["overall"]["mp3"]
         assert set(restored) == {"sdr", "si_snr", "lsd"}
@@ -70,13 +70,24 @@ def test_identity_generator_scores_like_the_mp3_and_the_report_is_written(shards
         assert restored["lsd"] == pytest.approx(mp3["lsd"], abs=0.05)
     assert set(result["per_category"]) <= {"vocal", "single stem", "multi-stem", "multi-stem + vocal"}
     out = tmp_path / "eval"
-    assert json.loads((out / "metrics.json").read_text())["per_bitrate"] == json.loads(json.dumps(result["per_bitrate"]))
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["per_bitrate"] == json.loads(json.dumps(result["per_bitrate"]))
+    assert numbers_only(saved)  # DVC metrics: the methods' text is in report.md
     tsv = (out / "real_audio_per_bitrate.tsv").read_text().splitlines()
     assert tsv[0].split("\t")[:3] == ["bitrate", "sdr_restored", "sdr_mp3"] and [r.split("\t")[0] for r in tsv[1:]] == ["32", "64"]
     assert (out / "per_bitrate.png").stat().st_size > 1000
     assert len(list((out / "examples").glob("*.png"))) == 2
     report = (out / "report.md").read_text()
     assert "## Real recorded audio" in report and "](examples/" in report
+    assert "Samples: 2 synthetic, 2 real audio." in report and "LSD: 2048-point Hann" in report and "ViSQOL: off" in report
+
+
+def numbers_only(tree) -> bool:
+    if isinstance(tree, dict):
+        return all(numbers_only(v) for v in tree.values())
+    if isinstance(tree, list):
+        return all(numbers_only(v) for v in tree)
+    return isinstance(tree, (int, float)) and not isinstance(tree, bool)
 
 
 def test_examples_prefer_low_bitrates_and_distinct_categories():
