@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +142,26 @@ def markdown(result: dict, examples: list[dict], checkpoint: str) -> str:
     for pair in examples:
         lines += [f"![{pair['key']}](examples/{pair['key']}.png)", ""]
     return "\n".join(lines)
+
+
+IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def artifact_markdown(out: str | Path, max_image_bytes: int = 1_000_000) -> str:
+    """report.md as a Prefect markdown artifact: the artifact is stored text with no folder beside it, so
+    each image the report links relatively becomes a data URI (base64). An image that is missing, outside
+    `out`, not PNG/JPEG or larger than max_image_bytes is left out, its alt text and path in its place."""
+    out = Path(out).resolve()
+
+    def inline(link: re.Match) -> str:
+        alt, target = link.groups()
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", target):  # http:, data: ...: not ours to resolve
+            return link.group(0)
+        path = (out / target).resolve()
+        kind = IMAGE_TYPES.get(path.suffix.lower())
+        if kind is None or not path.is_relative_to(out) or not path.is_file() or path.stat().st_size > max_image_bytes:
+            return f"*[image not embedded: {alt or target} ({target})]*"
+        return f"![{alt}](data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"
+
+    return IMAGE_LINK.sub(inline, (out / "report.md").read_text(encoding="utf8"))
