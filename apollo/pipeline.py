@@ -1,8 +1,7 @@
-"""The DVC pipeline seen from outside: stage order, running a stage, its summary, its params.
+"""The DVC pipeline seen from outside: stage order, a stage's summary, its params, the metrics table.
 
-The Prefect flows (``flows/``) orchestrate through these functions; DVC stays
-the unit of caching and versioning (``dvc repro <stage>``, so ``dvc.lock``
-records what was built).
+The Prefect flows (``flows/``) orchestrate through these functions and
+``apollo.experiments``; DVC stays the unit of caching and versioning.
 """
 
 from __future__ import annotations
@@ -32,23 +31,6 @@ def stage_order(project: str | Path = ROOT) -> list[str]:
     return list(yaml.safe_load((Path(project) / "dvc.yaml").read_text())["stages"])
 
 
-def _tool(name: str) -> str:
-    # the stages run `python ...`: the interpreter running us (its venv) comes first on PATH
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else (shutil.which(name) or name)
-
-
-def run_stage(stage: str, project: str | Path = ROOT) -> str:
-    """`dvc repro <stage>` in `project`; returns its output, raises StageError with the tail on failure."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    proc = subprocess.run([_tool("dvc"), "repro", stage], cwd=project, env=env, capture_output=True, text=True)
-    output = proc.stdout + proc.stderr
-    if proc.returncode:
-        raise StageError(f"dvc repro {stage} failed (exit {proc.returncode}):\n{output[-4000:]}")
-    return output
-
-
 SUMMARIES = {  # stage -> (params section, file under its `out`); model_card's `out` is the file itself
     "synth": ("synth", "summary.json"),
     "sad": ("sad", "summary.json"),
@@ -59,15 +41,17 @@ SUMMARIES = {  # stage -> (params section, file under its `out`); model_card's `
 }
 
 
-def stage_summary(stage: str, params: Params, project: str | Path = ROOT) -> dict:
-    """What a stage reports about its last run ({} for a stage without a summary)."""
+def stage_summary(stage: str, params: Params, project: str | Path = ROOT, rev: str | None = None) -> dict:
+    """What a stage reports about its last run, in the workspace or experiment `rev` ({} if nothing)."""
+    from apollo.experiments import read_file
+
     if stage not in SUMMARIES:
         return {}
     section, name = SUMMARIES[stage]
-    path = Path(project) / getattr(params, section).out / name
-    if not path.is_file():
+    data = read_file(project, str(Path(getattr(params, section).out) / name) if name else getattr(params, section).out, rev)
+    if data is None:
         return {}
-    summary = json.loads(path.read_text())
+    summary = json.loads(data)
     if stage == "shards":  # drop the echo of the params
         summary = summary.get("splits", summary)
     return summary

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apollo.pipeline import set_params  # noqa: E402
-from tests.helpers.tiny_project import TINY_OVERRIDES, make_project  # noqa: E402
+from tests.helpers.tiny_project import TINY_OVERRIDES, commit, make_project  # noqa: E402
 
 
 def main() -> None:
@@ -29,8 +29,10 @@ def main() -> None:
         dvc_s = time.perf_counter() - start
 
         flowed = make_project(Path(tmp) / "flow")
-        script = ("import sys; sys.path.insert(0, '.'); from flows.pipeline import pipeline; "
-                  f"pipeline(project='.', overrides={TINY_OVERRIDES!r})")  # fmt: skip
+        set_params(flowed, overrides=TINY_OVERRIDES)
+        commit(flowed, "tiny params")
+        # the flow runs a DVC experiment and applies it: its dvc.lock should equal plain dvc repro's
+        script = "import sys; sys.path.insert(0, '.'); from flows.pipeline import pipeline; pipeline(project='.', promote=True)"
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", script], cwd=flowed, check=True, capture_output=True)
         flow_s = time.perf_counter() - start

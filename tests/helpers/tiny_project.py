@@ -29,5 +29,16 @@ def make_project(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     (dest / "data").mkdir(exist_ok=True)
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)  # DVC wants a repository; no commit needed
+    # DVC wants a repository, and its experiments a commit to start from
+    git = ["git", "-c", "user.name=apollo-tests", "-c", "user.email=tests@apollo.invalid"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "project copy"], cwd=dest, check=True)
     return dest
+
+
+def commit(project: Path, message: str) -> None:
+    """Commit the project copy's changes (e.g. params for the tests' tiny runs)."""
+    git = ["git", "-c", "user.name=apollo-tests", "-c", "user.email=tests@apollo.invalid"]
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], cwd=project, check=True)
