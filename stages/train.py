@@ -1,4 +1,4 @@
-"""DVC stage `train`: GAN training on the shards. Multi-GPU: `accelerate launch stages/train.py`."""
+"""DVC stage `train`: GAN training on the shards. Multi-GPU: `accelerate launch -m stages.train`."""
 
 from apollo.config import load_params
 from apollo.errors import run_command

@@ -1,5 +1,7 @@
-"""A real Prefect server on a free loopback port: deploy prefect.yaml, check the schedule, run `retrain`."""
+"""A real Prefect server on a free loopback port whose own services act: the scheduler creates the runs,
+a worker picks them up, nobody calls `deployment run`."""
 
+import datetime as dt
 import json
 import os
 import socket
@@ -10,10 +12,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers.tiny_project import TINY_OVERRIDES, make_project
+from apollo.pipeline import set_params
+from tests.helpers.tiny_project import TINY_OVERRIDES, commit, make_project
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
 def free_port() -> int:
@@ -40,16 +45,39 @@ def wait_for(check, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def runs_of(url: str, deployment_id: str) -> list[dict]:
+    return api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 50})
+
+
+def next_mondays_3am(count: int) -> list[dt.datetime]:
+    now = dt.datetime.now(dt.timezone.utc)
+    first = (now + dt.timedelta(days=(7 - now.weekday()) % 7)).replace(hour=3, minute=0, second=0, microsecond=0)
+    first = first if first > now else first + dt.timedelta(days=7)
+    return [first + dt.timedelta(weeks=k) for k in range(count)]
+
+
+def add_test_deployment(project: Path) -> None:
+    """A deployment of the same flow due in a few seconds (hourly): a plain retrain of the tiny params."""
+    config = yaml.safe_load((project / "prefect.yaml").read_text())
+    # the scheduler makes runs strictly after now: anchor the hourly schedule so one falls due shortly
+    anchor = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30) - dt.timedelta(hours=1)
+    schedule = {"interval": 3600, "anchor_date": anchor.isoformat(), "timezone": "UTC"}
+    config["deployments"].append({"name": "due-now", "entrypoint": "flows/pipeline.py:pipeline", "parameters": {},
+                                  "work_pool": {"name": "apollo-process"}, "schedules": [schedule]})  # fmt: skip
+    (project / "prefect.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 @pytest.mark.slow
-def test_server_deploys_schedules_and_runs_retrain(tmp_path):
+def test_the_scheduler_creates_runs_and_a_worker_completes_them(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=url,
                PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")  # fmt: skip
-    log = open(tmp_path / "server.log", "w")
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
+               PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2", PREFECT_WORKER_QUERY_SECONDS="2")  # fmt: skip
+    server_log, worker_log = tmp_path / "server.log", tmp_path / "worker.log"
     server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                              env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
     worker = None
     try:
         def healthy():
@@ -60,23 +88,38 @@ def test_server_deploys_schedules_and_runs_retrain(tmp_path):
 
         wait_for(healthy, 120, "the server")
         project = make_project(tmp_path / "project")
+        set_params(project, overrides=TINY_OVERRIDES)
+        add_test_deployment(project)
+        commit(project, "tiny params, a deployment due now")
         run = lambda *cmd: subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
         created = run(PREFECT, "work-pool", "create", "apollo-process", "--type", "process")
         assert created.returncode == 0, created.stdout + created.stderr
         deployed = run(PREFECT, "--no-prompt", "deploy", "--all")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
 
+        # the weekly retrain: the scheduler service itself creates its next runs, at the cron's times
         retrain = api(url, "/deployments/name/pipeline/retrain")
         assert [s["schedule"]["cron"] for s in retrain["schedules"]] == ["0 3 * * 1"]
-        assert api(url, "/deployments/name/build-shards/build-shards")["entrypoint"] == "flows/shards.py:build_shards"
+        scheduled = wait_for(lambda: len(r := runs_of(url, retrain["id"])) >= 3 and r, 60, "scheduled retrain runs")
+        times = sorted(dt.datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) for r in scheduled)
+        assert times[:3] == next_mondays_3am(3)
+        assert all(r["state"]["type"] == "SCHEDULED" and r["auto_scheduled"] for r in scheduled)
 
-        flow_run = api(url, f"/deployments/{retrain['id']}/create_flow_run", {"parameters": {"overrides": TINY_OVERRIDES}})
+        # a deployment due now: the scheduler makes the run, the worker runs it, it completes
+        due = api(url, "/deployments/name/pipeline/due-now")
         worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "apollo-process"], cwd=project, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        final = wait_for(lambda: (s := api(url, f"/flow_runs/{flow_run['id']}")["state"])["type"] in
-                         ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") and s, 900, "the retrain run")  # fmt: skip
-        assert final["type"] == "COMPLETED", (tmp_path / "server.log").read_text()[-3000:]
-        assert (project / "data" / "eval" / "metrics.json").is_file()
+                                  stdout=worker_log.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
+        def finished():  # noqa: E306
+            return next((r for r in runs_of(url, due["id"]) if r["state"]["type"] in FINAL), None)
+
+        done = wait_for(finished, 600, "the scheduled run")
+        assert done["state"]["type"] == "COMPLETED", worker_log.read_text()[-3000:]
+        assert done["auto_scheduled"]  # made by the scheduler, not by `deployment run`
+        assert done["name"].startswith("retrain-")  # the run is named after its DVC experiment
+        shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=project, capture_output=True, text=True)
+        assert done["name"] in shown.stdout  # listed by dvc exp show
+        assert (project / "data/eval/metrics.json").is_file()  # a plain retrain of an empty workspace: promoted
+        assert "Traceback" not in server_log.read_text(), server_log.read_text()[-3000:]
     finally:
         for proc in (worker, server):
             if proc is not None:
@@ -85,4 +128,3 @@ def test_server_deploys_schedules_and_runs_retrain(tmp_path):
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-        log.close()
