@@ -25,13 +25,14 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-stamp=".venv/.installed-$(cat pyproject.toml constraints-cpu.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat pyproject.toml constraints-cpu.txt constraints.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing python packages into .venv"
   # pip warns about every name missing from the machine's extra local indexes: keep the log readable
   quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }; }
   quiet .venv/bin/python -m pip install -q -c constraints-cpu.txt "torch==2.13.0+cpu"
-  quiet .venv/bin/python -m pip install -q -c constraints-cpu.txt -e '.[dev]'
+  # constraints.txt: the tested versions of everything, transitive packages included
+  quiet .venv/bin/python -m pip install -q -c constraints-cpu.txt -c constraints.txt -e '.[dev]'
   if .venv/bin/python -m pip list 2>/dev/null | grep -Ei '^(nvidia-|triton )'; then
     echo "setup: CUDA wheels were pulled in; this is a bug" >&2; exit 1
   fi
