@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
 from apollo.errors import ApolloError
 

@@ -7,23 +7,14 @@ The Prefect flows (``flows/``) orchestrate through these functions and
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from apollo.config import Params, apply_overrides, build_params, read_raw
-from apollo.errors import ApolloError
 from apollo.files import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class StageError(ApolloError):
-    pass
 
 
 def stage_order(project: str | Path = ROOT) -> list[str]:

@@ -12,9 +12,9 @@ import yaml
 
 from apollo.report import per_bitrate_tsv
 from apollo.train import Logs
+from tests.helpers.live import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 COLUMNS = {  # what the pipeline writes at each plotted path
     "data/train/logs/train.tsv": Logs.TRAIN,
     "data/train/logs/val.tsv": ("step", "val_stft"),
@@ -74,9 +74,6 @@ def fake_outputs(project: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_plots_page_renders_offline(tmp_path):
-    if not CHROMIUM.is_file():
-        pytest.skip("needs Debian's chromium (scripts/setup.sh installs it)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     project = tmp_path / "project"
     project.mkdir()
     for name in ("dvc.yaml", "params.yaml"):
@@ -88,33 +85,27 @@ def test_plots_page_renders_offline(tmp_path):
 
     plots = plot_definitions()
     requested, errors = [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"])  # fmt: skip
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
 
-            def only_files(route):
-                if route.request.url.startswith("file://"):
-                    return route.continue_()
-                requested.append(route.request.url)
-                return route.abort()
+        def only_files(route):
+            if route.request.url.startswith("file://"):
+                return route.continue_()
+            requested.append(route.request.url)
+            return route.abort()
 
-            page.route("**/*", only_files)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-            page.goto(page_file.as_uri())
-            page.wait_for_function(f"document.querySelectorAll('.vega-embed svg.marks').length >= {len(plots)}", timeout=30_000)
-            charts = page.eval_on_selector_all(".vega-embed", """els => els.map(e => {
-                const svg = e.querySelector('svg.marks'), box = svg.getBoundingClientRect();
-                return {id: e.closest('[id]').id, width: box.width, height: box.height,
-                        lines: svg.querySelectorAll('path[aria-roledescription="line mark"], .mark-line path').length,
-                        text: Array.from(svg.querySelectorAll('text')).map(t => t.textContent).join('\\n')};
-            })""")
-            page.screenshot(path=str(tmp_path / "plots.png"), full_page=True)
-        finally:
-            browser.close()
+        page.route("**/*", only_files)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(page_file.as_uri())
+        page.wait_for_function(f"document.querySelectorAll('.vega-embed svg.marks').length >= {len(plots)}", timeout=30_000)
+        charts = page.eval_on_selector_all(".vega-embed", """els => els.map(e => {
+            const svg = e.querySelector('svg.marks'), box = svg.getBoundingClientRect();
+            return {id: e.closest('[id]').id, width: box.width, height: box.height,
+                    lines: svg.querySelectorAll('path[aria-roledescription="line mark"], .mark-line path').length,
+                    text: Array.from(svg.querySelectorAll('text')).map(t => t.textContent).join('\\n')};
+        })""")
+        page.screenshot(path=str(tmp_path / "plots.png"), full_page=True)
 
     assert requested == [] and errors == []
     assert [c["id"] for c in charts] == list(plots)

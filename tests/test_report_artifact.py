@@ -1,21 +1,13 @@
 """The evaluation report as a Prefect markdown artifact: its images travel inside the text, and the UI shows them."""
 
 import base64
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from apollo.report import artifact_markdown
-
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.helpers.live import api, chromium, prefect_server
 
 
 def png(path: Path, height: int = 20, width: int = 30) -> bytes:
@@ -55,69 +47,26 @@ def test_artifact_markdown_inlines_the_report_images(tmp_path):
     assert "*[image not embedded: big (big.png)]*" in text  # over the size limit
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(url: str, body: dict | None = None):
-    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_prefect_ui_shows_the_embedded_images(tmp_path):
     """A real server and its UI in headless Chromium: the images have pixels (a relative link shows none)."""
-    if not CHROMIUM.is_file():
-        pytest.skip("needs Debian's chromium (scripts/setup.sh installs it)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     out, images = report_folder(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=f"{base}/api",
-               PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false")  # fmt: skip
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if api(f"{base}/api/health") is True:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None and time.time() < deadline, (tmp_path / "server.log").read_text()[-2000:]
-            time.sleep(0.5)
+    with prefect_server(tmp_path) as (base, _):
         # what create_markdown_artifact sends (flows/pipeline.py calls it with this text)
         artifact = api(f"{base}/api/artifacts/", {"key": "evaluation-report", "type": "markdown",
                                                    "data": artifact_markdown(out), "description": "report.md"})  # fmt: skip
         shown = {}
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync"])  # fmt: skip
-            try:
-                page = browser.new_page(viewport={"width": 1200, "height": 900})
-                page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
-                for ui in ("", "/v2"):  # the default UI and the one its "Switch to V2 UI" opens
-                    page.goto(f"{base}{ui}/artifacts/artifact/{artifact['id']}")
-                    page.wait_for_function("Array.from(document.images).filter("
-                                           "i => i.src.startsWith('data:image/png') && i.complete).length >= 2", timeout=60_000)  # fmt: skip
-                    shown[ui or "/"] = page.eval_on_selector_all(
-                        "img[src^='data:image/png']", "els => els.map(e => [e.alt, e.naturalWidth, e.naturalHeight])"
-                    )
-                    page.screenshot(path=str(tmp_path / f"artifact{ui.replace('/', '-')}.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((base, "data:")) else r.abort())
+            for ui in ("", "/v2"):  # the default UI and the one its "Switch to V2 UI" opens
+                page.goto(f"{base}{ui}/artifacts/artifact/{artifact['id']}")
+                page.wait_for_function("Array.from(document.images).filter("
+                                       "i => i.src.startsWith('data:image/png') && i.complete).length >= 2", timeout=60_000)  # fmt: skip
+                shown[ui or "/"] = page.eval_on_selector_all(
+                    "img[src^='data:image/png']", "els => els.map(e => [e.alt, e.naturalWidth, e.naturalHeight])"
+                )
+                page.screenshot(path=str(tmp_path / f"artifact{ui.replace('/', '-')}.png"), full_page=True)
     for ui, imgs in shown.items():
         assert sorted(imgs) == [["a@24", 120, 40], ["metrics against bitrate", 140, 60]], ui

@@ -2,51 +2,22 @@
 a worker picks them up, nobody calls `deployment run`."""
 
 import datetime as dt
-import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from apollo.pipeline import set_params
+from tests.helpers.live import PREFECT, api, prefect_server, stop, wait_for
 from tests.helpers.tiny_project import TINY_OVERRIDES, commit, make_project
 
-PREFECT = str(Path(sys.executable).parent / "prefect")
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(url: str, path: str, body: dict | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, headers={"Content-Type": "application/json"},
-                                     method="POST" if body is not None else "GET")  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def runs_of(url: str, deployment_id: str) -> list[dict]:
-    return api(url, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 50})
+    return api(f"{url}/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 50})
 
 
 def next_mondays_3am(count: int) -> list[dt.datetime]:
@@ -69,24 +40,11 @@ def add_test_deployment(project: Path) -> None:
 
 @pytest.mark.slow
 def test_the_scheduler_creates_runs_and_a_worker_completes_them(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), PREFECT_API_URL=url,
-               PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
-               PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2", PREFECT_WORKER_QUERY_SECONDS="2")  # fmt: skip
-    server_log, worker_log = tmp_path / "server.log", tmp_path / "worker.log"
-    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=server_log.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
-    worker = None
-    try:
-        def healthy():
-            try:
-                return api(url, "/health") is True
-            except OSError:
-                return False
-
-        wait_for(healthy, 120, "the server")
+    settings = {"PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+                "PREFECT_WORKER_QUERY_SECONDS": "2"}  # fmt: skip
+    worker_log = tmp_path / "worker.log"
+    with prefect_server(tmp_path, **settings) as (base, env):
+        url = f"{base}/api"
         project = make_project(tmp_path / "project")
         set_params(project, overrides=TINY_OVERRIDES)
         add_test_deployment(project)
@@ -98,7 +56,7 @@ def test_the_scheduler_creates_runs_and_a_worker_completes_them(tmp_path):
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
 
         # the weekly retrain: the scheduler service itself creates its next runs, at the cron's times
-        retrain = api(url, "/deployments/name/pipeline/retrain")
+        retrain = api(f"{url}/deployments/name/pipeline/retrain")
         assert [s["schedule"]["cron"] for s in retrain["schedules"]] == ["0 3 * * 1"]
         scheduled = wait_for(lambda: len(r := runs_of(url, retrain["id"])) >= 3 and r, 60, "scheduled retrain runs")
         times = sorted(dt.datetime.fromisoformat(r["expected_start_time"].replace("Z", "+00:00")) for r in scheduled)
@@ -106,25 +64,21 @@ def test_the_scheduler_creates_runs_and_a_worker_completes_them(tmp_path):
         assert all(r["state"]["type"] == "SCHEDULED" and r["auto_scheduled"] for r in scheduled)
 
         # a deployment due now: the scheduler makes the run, the worker runs it, it completes
-        due = api(url, "/deployments/name/pipeline/due-now")
+        due = api(f"{url}/deployments/name/pipeline/due-now")
         worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "apollo-process"], cwd=project, env=env,
                                   stdout=worker_log.open("w"), stderr=subprocess.STDOUT)  # fmt: skip
-        def finished():  # noqa: E306
-            return next((r for r in runs_of(url, due["id"]) if r["state"]["type"] in FINAL), None)
+        try:
+            def finished():  # noqa: E306
+                return next((r for r in runs_of(url, due["id"]) if r["state"]["type"] in FINAL), None)
 
-        done = wait_for(finished, 600, "the scheduled run")
+            done = wait_for(finished, 600, "the scheduled run")
+        finally:
+            stop(worker)
         assert done["state"]["type"] == "COMPLETED", worker_log.read_text()[-3000:]
         assert done["auto_scheduled"]  # made by the scheduler, not by `deployment run`
         assert done["name"].startswith("retrain-")  # the run is named after its DVC experiment
         shown = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], cwd=project, capture_output=True, text=True)
         assert done["name"] in shown.stdout  # listed by dvc exp show
         assert (project / "data/eval/metrics.json").is_file()  # a plain retrain of an empty workspace: promoted
-        assert "Traceback" not in server_log.read_text(), server_log.read_text()[-3000:]
-    finally:
-        for proc in (worker, server):
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+    server_log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in server_log, server_log[-3000:]
