@@ -20,10 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-
 from apollo.errors import ApolloError
-
-EVAL_METRICS = "data/eval/metrics.json"  # relative to the project; see `Params.evaluate.out`
 
 
 class ExperimentError(ApolloError):
@@ -142,11 +139,6 @@ def score(metrics: dict | None) -> float:
 
 def no_worse(new: dict | None, old: dict | None) -> bool:
     return new is not None and score(new) >= score(old)
-
-
-def load_metrics(project: str | Path, rev: str | None = None, path: str = EVAL_METRICS) -> dict | None:
-    data = read_file(project, path, rev)
-    return None if data is None else json.loads(data)
 
 
 def promote(project: str | Path, name: str) -> str:

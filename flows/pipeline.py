@@ -22,7 +22,7 @@ from prefect.runtime import flow_run
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file by workers, not as a package
 
 from apollo import experiments  # noqa: E402
-from apollo.config import Params, apply_overrides, read_raw  # noqa: E402
+from apollo.config import Params, apply_overrides, build_params, read_raw  # noqa: E402
 from apollo.errors import run_command  # noqa: E402
 from apollo.pipeline import metrics_table, stage_order, stage_summary  # noqa: E402
 from apollo.report import artifact_markdown  # noqa: E402
@@ -30,8 +30,6 @@ from apollo.report import artifact_markdown  # noqa: E402
 
 def validated(project: Path, params_file: str | None, overrides: list[str]) -> tuple[dict, dict, Params]:
     """(workspace params, the run's params, parsed): every mistake reported before anything runs."""
-    from apollo.config import build_params
-
     workspace = read_raw(project / "params.yaml")
     source = read_raw(project / params_file) if params_file else workspace
     target = apply_overrides(source, overrides)
@@ -70,7 +68,7 @@ def pipeline(project: str = ".", params_file: str | None = None, overrides: list
 
     summaries = {s: stage_summary(s, params, project_dir, rev=name) for s in stage_order(project_dir)}
     summaries = {s: v for s, v in summaries.items() if v}
-    new, old = summaries.get("evaluate"), experiments.load_metrics(project_dir, path=_eval_metrics(params))
+    new, old = summaries.get("evaluate"), stage_summary("evaluate", params, project_dir) or None  # old: the workspace's
     if new:
         publish_evaluation(project_dir, name, params, new)
     if promote is None:
@@ -91,10 +89,6 @@ def publish_evaluation(project: Path, name: str, params: Params, metrics: dict) 
     with tempfile.TemporaryDirectory() as tmp:
         report = experiments.export(project, params.evaluate.out, name, Path(tmp) / "eval")
         create_markdown_artifact(artifact_markdown(report), key="evaluation-report", description=f"experiment {name}: report.md")
-
-
-def _eval_metrics(params: Params) -> str:
-    return str(Path(params.evaluate.out) / "metrics.json")
 
 
 def _tail(output: str, lines: int = 8) -> str:
