@@ -13,7 +13,7 @@ repro: setup
 
 # dvc.yaml's plots as data/plots/index.html, with vega inlined: opens with no network
 plots: setup
-	$(VENV)/python plots/build.py
+	$(VENV)/python -m apollo.plots
 
 # The paper's generator, discriminators and crops, as a DVC experiment (a GPU job: see README "Training").
 PAPER := -S model.feature_dim=256 -S model.layers=6 -S model.heads=8 -S model.residual=false \

@@ -1,6 +1,5 @@
 """`make plots`: the dvc.yaml plots name what they draw, and the page renders in a browser with no network."""
 
-import importlib.util
 import math
 import shutil
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from apollo.plots import page_template
 from apollo.report import per_bitrate_tsv
 from apollo.train import Logs
 from tests.helpers.live import chromium
@@ -41,11 +41,7 @@ def test_every_plot_is_titled_and_draws_columns_the_pipeline_writes():
 
 
 def test_page_template_inlines_the_libraries_and_loads_nothing():
-    spec = importlib.util.spec_from_file_location("plots_build", ROOT / "plots" / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-
-    page = build.page_template()
+    page = page_template()
     assert "{plot_divs}" in page and "{scripts}" not in page
     assert "<!-- INLINE" not in page and "<script src" not in page
     assert len(page) > 500_000  # vega, vega-lite and vega-embed themselves
@@ -80,7 +76,7 @@ def test_plots_page_renders_offline(tmp_path):
         shutil.copy(ROOT / name, project / name)
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=project, check=True)
     fake_outputs(project)
-    subprocess.run([sys.executable, str(ROOT / "plots" / "build.py"), "--project", str(project)], check=True)
+    subprocess.run([sys.executable, "-m", "apollo.plots", "--project", str(project)], check=True)
     page_file = project / "data" / "plots" / "index.html"
 
     plots = plot_definitions()
@@ -116,3 +112,9 @@ def test_plots_page_renders_offline(tmp_path):
         for label in (spec["title"], spec["x_label"], spec["y_label"]):
             assert label in chart["text"], (chart["id"], label)
     assert (tmp_path / "plots.png").stat().st_size > 50_000
+
+
+def test_a_folder_without_dvc_yaml_is_a_one_line_error(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "apollo.plots", "--project", str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 1 and res.stderr.strip() == f"error: {tmp_path}: not a DVC project (no dvc.yaml); pass --project"
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -5,7 +5,7 @@ plots/template.html with the vega, vega-lite and vega-embed builds that scripts/
 from the npm registry (plots/node_modules, pinned by plots/package-lock.json), and hands that to
 `dvc plots show --html-template`.
 
-    python plots/build.py [--project .] [--out data/plots]     # writes <out>/index.html
+    python -m apollo.plots [--project .] [--out data/plots]     # writes <out>/index.html
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-TEMPLATE = HERE / "template.html"
-MODULES = HERE / "node_modules"
+from apollo.errors import ApolloError, run_command
+
+ASSETS = Path(__file__).resolve().parents[1] / "plots"  # the template and the npm packages, beside the library
+TEMPLATE = ASSETS / "template.html"
+MODULES = ASSETS / "node_modules"
 INLINE = re.compile(r"^[ \t]*<!-- INLINE (\S+) -->[ \t]*$", re.M)
 
 
-class PlotsError(Exception):
+class PlotsError(ApolloError):
     pass
 
 
@@ -49,6 +51,8 @@ def page_template(template: Path = TEMPLATE, modules: Path = MODULES) -> str:
 def build(project: str | Path = ".", out: str | Path = "data/plots") -> Path:
     """Render the project's dvc.yaml plots to <out>/index.html (out: relative to the project)."""
     project = Path(project).resolve()
+    if not (project / "dvc.yaml").is_file():
+        raise PlotsError(f"{project}: not a DVC project (no dvc.yaml); pass --project")
     out = project / out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,7 +66,10 @@ def build(project: str | Path = ".", out: str | Path = "data/plots") -> Path:
     for line in (done.stdout + done.stderr).splitlines():
         if line.strip() and "file://" not in line:
             print(line, file=sys.stderr)
-    return out / "index.html"
+    page = out / "index.html"
+    if not page.is_file():
+        raise PlotsError(f"dvc plots show wrote no page: {' '.join((done.stdout + done.stderr).split())[-300:]}")
+    return page
 
 
 def main() -> None:
@@ -70,12 +77,9 @@ def main() -> None:
     parser.add_argument("--project", default=".", help="the DVC project (default: the working directory)")
     parser.add_argument("--out", default="data/plots", help="output folder, relative to the project")
     args = parser.parse_args()
-    try:
-        page = build(args.project, args.out)
-    except PlotsError as e:
-        sys.exit(f"plots: {e}")
+    page = build(args.project, args.out)
     print(f"wrote {page} (open it in a browser; it needs no network)")
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)
