@@ -1,11 +1,8 @@
 import dataclasses
-import os
 import pickle
 import shlex
 import subprocess
-import sys
 import typing
-from pathlib import Path
 
 import pytest
 import yaml
@@ -196,7 +193,7 @@ def test_config_errors_pickle_with_every_message():
 
 @pytest.mark.slow
 def test_dvc_repro_of_a_bad_params_file_is_error_lines_and_touches_nothing(tmp_path):
-    from tests.helpers.tiny_project import make_project
+    from tests.helpers.tiny_project import dvc, make_project
 
     project = make_project(tmp_path / "project")
     text = (project / "params.yaml").read_text()
@@ -209,9 +206,7 @@ def test_dvc_repro_of_a_bad_params_file_is_error_lines_and_touches_nothing(tmp_p
     checkpoints.mkdir(parents=True)
     (checkpoints / "latest").write_text("step-000100")
     (project / "data" / "train" / "generator.safetensors").write_text("the last good generator")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    res = subprocess.run([sys.executable, "-m", "dvc", "repro", "--single-item", "train"], cwd=project, env=env,
-                         capture_output=True, text=True)  # fmt: skip
+    res = dvc(project, "repro", "--single-item", "train")
     output = res.stdout + res.stderr
     assert res.returncode != 0 and "Traceback" not in output, output
     errors = [line for line in output.splitlines() if line.startswith("error: ")]

@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 
 from apollo.pipeline import set_params
-from tests.helpers.tiny_project import TINY_OVERRIDES, make_project
-
-BIN = str(Path(sys.executable).parent)
-
-
-def dvc(project: Path, *args: str, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=env, capture_output=True, text=True, **kw)
+from tests.helpers.tiny_project import TINY_OVERRIDES, dvc, make_project, venv_env
 
 
 def logged_steps(project: Path) -> list[int]:
@@ -65,8 +58,7 @@ def test_reruns_never_lose_the_generator(tmp_path):
     # SIGKILL in the middle of a long budget, then a rerun: resumes, and ends with a model
     set_params(project, overrides=["train.steps=100000", "train.checkpoint_every=1"])
     proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train"], cwd=project, start_new_session=True,
-                            env=dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 180
     while time.time() < deadline and checkpointed_step(project) < 9:
         time.sleep(0.2)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,16 +31,23 @@ def make_project(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     (dest / "data").mkdir(exist_ok=True)
-    # DVC wants a repository, and its experiments a commit to start from
-    git = ["git", "-c", "user.name=apollo-tests", "-c", "user.email=tests@apollo.invalid"]
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "project copy"], cwd=dest, check=True)
+    commit(dest, "project copy")  # DVC wants a repository, and its experiments a commit to start from
     return dest
 
 
 def commit(project: Path, message: str) -> None:
     """Commit the project copy's changes (e.g. params for the tests' tiny runs)."""
-    git = ["git", "-c", "user.name=apollo-tests", "-c", "user.email=tests@apollo.invalid"]
     subprocess.run(["git", "add", "-A"], cwd=project, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", message], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=apollo-tests", "-c", "user.email=tests@apollo.invalid",
+                    "commit", "-q", "-m", message], cwd=project, check=True)  # fmt: skip
+
+
+def venv_env() -> dict:
+    """The environment DVC runs stages in: they call `python`, so this interpreter's folder comes first on PATH."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """A dvc command in the project copy, as a user runs it; the caller checks the exit status."""
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=venv_env(), capture_output=True, text=True)
