@@ -13,7 +13,6 @@ and leaves errors within ~0.5 s of each seam.)
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import soundfile as sf
 import torch
 
 from apollo.audio.io import AudioError, AudioInfo, check_finite, open_at_rate, probe
+from apollo.files import atomic
 from apollo.models.apollo import Apollo
 
 Reader = Callable[[int, int], np.ndarray]  # (start, frames) -> (frames, channels) float32
@@ -101,27 +101,23 @@ def restore_file(
 ) -> int:
     """Restore ``src`` into ``dst`` (format from its suffix). Returns frames written.
 
-    The output is written to a hidden temporary name beside ``dst`` and renamed
-    when complete; on any error the temporary file is removed. ``src`` may be
+    The output is written to a hidden temporary name beside ``dst``, unique to
+    this call (:func:`apollo.files.atomic`), and renamed when complete; on any
+    error, Ctrl-C included, the temporary file is removed. ``src`` may be
     the :class:`AudioInfo` of an input already probed."""
     info = src if isinstance(src, AudioInfo) else probe(src)
     src, dst = info.path, Path(dst)
     sr = model.config.sr
-    partial = dst.with_name(f".{dst.name}.partial")
     with tempfile.TemporaryDirectory(prefix="apollo-") as work:
         path, frames = open_at_rate(info, sr, Path(work))
         if on_start:
             on_start(frames)
-        try:
-            with sf.SoundFile(str(path)) as fin, sf.SoundFile(
-                str(partial), "w", sr, info.channels, subtype, format=_format_for(dst)
-            ) as fout:
-                read = _seekable_reader(fin, src)
-                for block in restore_stream(model, read, frames, ChunkPlan.for_model(model, chunk_seconds), progress):
-                    fout.write(block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0 - 2.0**-23))
-            os.replace(partial, dst)
-        finally:
-            partial.unlink(missing_ok=True)
+        with atomic(dst) as partial, sf.SoundFile(str(path)) as fin, sf.SoundFile(
+            str(partial), "w", sr, info.channels, subtype, format=_format_for(dst)
+        ) as fout:
+            read = _seekable_reader(fin, src)
+            for block in restore_stream(model, read, frames, ChunkPlan.for_model(model, chunk_seconds), progress):
+                fout.write(block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0 - 2.0**-23))
     return frames
 
 

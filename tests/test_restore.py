@@ -3,7 +3,8 @@ import pytest
 import soundfile as sf
 
 from apollo.restore import ChunkPlan, restore_array, restore_file
-from tests.conftest import tiny_model, write_tone
+from tests.helpers.audio import write_tone
+from tests.helpers.params import tiny_model
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -43,3 +44,40 @@ def test_failure_leaves_no_partial_output(tmp_path):
     with pytest.raises(Exception, match="NaN"):
         restore_file(tiny_model(), src, tmp_path / "out.wav", chunk_seconds=1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.wav"]
+
+
+def test_interrupt_leaves_the_old_output_and_no_temporary(tmp_path):
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    write_tone(src, seconds=3.0)
+    dst.write_bytes(b"old output")
+
+    def interrupt(n):  # Ctrl-C (SIGINT) during the second chunk
+        if interrupt.calls:
+            raise KeyboardInterrupt
+        interrupt.calls += 1
+
+    interrupt.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        restore_file(tiny_model(), src, dst, chunk_seconds=1.0, progress=interrupt)
+    assert dst.read_bytes() == b"old output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+
+
+def test_two_restores_to_one_output_do_not_collide(tmp_path):
+    """The second starts while the first is writing: each has its own temporary, and the last to finish wins whole."""
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    write_tone(src, seconds=3.0)
+    model = tiny_model()
+    temporaries = []
+
+    def start_another(n):
+        temporaries.append(sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")))
+        if len(temporaries) == 1:
+            restore_file(model, src, dst, chunk_seconds=1.0, subtype="PCM_16")
+
+    first = restore_file(model, src, dst, chunk_seconds=1.0, progress=start_another)
+    assert len(temporaries[1]) == 1  # the first restore's temporary, while the second ran
+    info = sf.info(str(dst))
+    assert (info.subtype, info.frames) == ("FLOAT", first)  # the first finished last
+    assert np.isfinite(sf.read(str(dst))[0]).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]

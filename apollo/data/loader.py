@@ -16,10 +16,12 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from apollo.files import is_url
+
 
 def shard_urls(folder: str | Path) -> list[str]:
     """The shards of a split folder: a local path or an fsspec URL (``s3://bucket/shards/train``)."""
-    if "://" in str(folder):
+    if is_url(folder):
         import fsspec
 
         import webdataset as wds
