@@ -22,72 +22,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from apollo.models.bands import band_widths, stft_params
+from apollo.params import ApolloConfig
 
 EPS = torch.finfo(torch.float32).eps
 NORM_EPS = 1e-5
-
-
-@dataclass(frozen=True)
-class ApolloConfig:
-    sr: int = 44100
-    win_ms: float = 20.0
-    feature_dim: int = 256
-    layers: int = 6
-    heads: int = 8
-    tcn_blocks: int = 3
-    tcn_kernel: int = 7
-    causal: bool = False
-    # None: the published split of n_fft into 80 bands (see bands.band_widths)
-    band_widths: tuple[int, ...] | None = None
-    max_positions: int = 100
-    # not in the paper: add the input spectrum to the heads' output, so the network
-    # learns a correction and starts (heads' value half zeroed) as the identity.
-    # The published model maps directly (False); see README "Training on CPU".
-    residual: bool = False
-
-    def __post_init__(self):
-        # resolve the default split so equal architectures compare equal
-        widths = self.band_widths or band_widths(self.n_fft)
-        object.__setattr__(self, "band_widths", tuple(int(w) for w in widths))
-
-    @property
-    def n_fft(self) -> int:
-        return stft_params(self.sr, self.win_ms)[0]
-
-    @property
-    def hop(self) -> int:
-        return stft_params(self.sr, self.win_ms)[1]
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        return self.band_widths
-
-    @property
-    def receptive_frames(self) -> tuple[int, int]:
-        """Frames of context (past, future) one output frame depends on."""
-        per_block = self.tcn_kernel - 1
-        depth = self.layers * self.tcn_blocks * per_block
-        return (depth, 0) if self.causal else (depth // 2, depth // 2)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["band_widths"] = list(self.widths)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ApolloConfig":
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**d)
 
 
 def rms_normalise(x: torch.Tensor, count: int | None = None) -> torch.Tensor:
@@ -228,6 +171,12 @@ def _addmm_into(dst: torch.Tensor, inp: torch.Tensor, a: torch.Tensor, b: torch.
     """dst = inp + a @ b + bias for 2-D dst, written straight into dst when autograd is off."""
     if torch.is_grad_enabled():
         dst.copy_(torch.addmm(inp, a, b) + bias)
+    elif torch.is_autocast_enabled(dst.device.type):
+        # autocast skips out= calls, so addmm(out=dst) would meet a (already in the
+        # autocast dtype) and b (float32) uncast and fail. Let autocast run the plain
+        # addmm instead: the same casts and roundings as the autograd path above, so
+        # both paths agree exactly; only a tile-sized temporary is added.
+        dst.copy_(torch.addmm(inp, a, b)).add_(bias)
     else:
         torch.addmm(inp, a, b, out=dst).add_(bias)
 
@@ -271,9 +220,8 @@ class TCNBlock(nn.Module):
 class Apollo(nn.Module):
     """Apollo generator: (batch, channels, samples) -> same, channels restored independently."""
 
-    def __init__(self, config: ApolloConfig | None = None, **kwargs):
+    def __init__(self, config: ApolloConfig):
         super().__init__()
-        config = config or ApolloConfig(**kwargs)
         self.config = config
         n = config.feature_dim
         if n % config.heads or (n // config.heads) % 2:
