@@ -1,36 +1,22 @@
-"""params.yaml, checked and parsed once into typed dataclasses.
+"""params.yaml, checked and parsed once into the typed dataclasses of ``apollo.params``.
 
-Paths live once: the SAD stage reads ``sources.root``, the shards stage reads the
-index that ``sad.out`` holds; nothing repeats a path.
+**One place for values.** params.yaml holds every setting, and profiles (``profiles/*.yaml``: some
+sections, some keys) layer on it (``load_params(path, profiles)``, ``layer``). The dataclasses have no
+defaults: a missing section or key is an error, never a value from code.
 
-**Every setting is checked where it is read.** The flow (``apply_overrides``), the
-DVC stage scripts (``load_params``) and the CLI all go through ``build_params``,
-so a mistake is found before anything runs or is deleted, whoever reads it:
+**Every setting is checked where it is read.** The flow (``apply_overrides``), the DVC stage scripts
+and the CLI all go through ``build_params``, so a mistake is found before anything runs or is deleted:
 
-* its type comes from the dataclass's type hint: an ``int`` is an integer (not
-  ``true``, not ``"5"``), a ``float`` is any finite number (an integer is
-  converted), a ``bool`` is true/false, a ``str`` is text; a tuple is a YAML list
-  whose element type is the hint's or the rule's, a dict a mapping;
+* its type comes from the dataclass's type hint: an ``int`` is an integer (not ``true``, not ``"5"``),
+  a ``float`` is any finite number (an integer is converted), a ``bool`` is true/false, a ``str`` is
+  text; a tuple is a YAML list whose element type is the hint's or the rule's, a dict a mapping;
 * its range, choices, keys or length come from ``RULES`` (``apollo.rules``), keyed ``section.field``:
   one rule for every field of every section (a test checks none is missing);
-* rules across fields and sections (``cross_rules``) run on the parsed values and
-  report only when none of the fields involved is wrong already (and, for a
-  partial params dict, only over the sections it gives);
-* unknown sections and keys are errors, not silently ignored.
+* rules across fields and sections (``cross_rules``) run once every field is right;
+* unknown or missing sections and keys are errors.
 
-Every mistake found is reported, each as one short line (long values are cut),
-in one ``ConfigError``; ``apollo.errors.run_command`` prints each as an
-``error:`` line and exits 1.
-
-**Missing sections.** ``build_params`` and ``load_params`` fill a missing section
-or field with the dataclass default, so library callers and tests may write a
-partial params file (e.g. only ``sad`` and ``shards`` for the shards flow). The
-DVC pipeline cannot: ``dvc.yaml`` interpolates ``${synth.out}``, ``${sad.out}``
-... from every section. So the stage scripts call ``load_params(require_all=True)``
-and ``apply_overrides`` (which edits the pipeline's params.yaml, as
-``dvc exp run -S``, for the flow and ``set_params``) requires every section by
-default; within a section, missing fields still take their defaults. An empty
-params file, or one that is not a mapping, is an error for everyone.
+Every mistake found is reported, each as one short line (long values are cut), in one ``ConfigError``;
+``apollo.errors.run_command`` prints each as an ``error:`` line and exits 1.
 """
 
 from __future__ import annotations
@@ -42,20 +28,16 @@ import re
 import types
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from apollo.audio.activity import SADParams
-from apollo.data.shards import ShardParams, ShardsConfig
-from apollo.data.sources import SourceParams
-from apollo.data.synth import SynthParams
 from apollo.errors import ApolloError
-from apollo.evaluate import EvalParams
-from apollo.models.apollo import ApolloConfig
+from apollo.params import Params
 from apollo.rules import ANY, RULES, Rule, cross_rules
-from apollo.train import TrainParams
+
+
+PROJECT = Path(__file__).resolve().parents[1]  # the checkout this package runs from
 
 
 class ConfigError(ApolloError):
@@ -69,40 +51,6 @@ class ConfigError(ApolloError):
 
     def __str__(self) -> str:
         return "\n".join(self.messages())
-
-
-@dataclass(frozen=True)
-class ModelCardParams:
-    out: str = "data/model/card.json"
-
-
-@dataclass(frozen=True)
-class SadConfig:
-    out: str = "data/sad"
-    workers: int = 0
-    detection: SADParams = field(default_factory=SADParams)
-
-
-@dataclass(frozen=True)
-class Params:
-    model: ApolloConfig = field(default_factory=ApolloConfig)
-    model_card: ModelCardParams = field(default_factory=ModelCardParams)
-    synth: SynthParams = field(default_factory=SynthParams)
-    sources: SourceParams = field(default_factory=SourceParams)
-    sad: SadConfig = field(default_factory=SadConfig)
-    shards: ShardsConfig = field(default_factory=ShardsConfig)
-    train: TrainParams = field(default_factory=TrainParams)
-    evaluate: EvalParams = field(default_factory=EvalParams)
-
-    @property
-    def generator_path(self) -> Path:
-        """The trained generator the pipeline produces (and `apollo restore` uses by default)."""
-        return Path(self.train.out) / "generator.safetensors"
-
-    def shard_params(self) -> ShardParams:
-        """The shards stage's arguments: its section plus the SAD index it reads."""
-        values = dataclasses.asdict(self.shards)
-        return ShardParams(index=str(Path(self.sad.out) / "index.json"), **values)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -138,15 +86,9 @@ def _hint(kind: type, value) -> str:
 class _Findings:
     def __init__(self):
         self.errors: list[str] = []
-        self.bad: set[str] = set()  # fields found wrong: cross_rules over them are skipped
 
-    def add(self, where: str, message: str) -> None:
+    def add(self, where: str, message: str) -> None:  # where: the field, for the reader of this code
         self.errors.append(f"params: {message}")
-        if where:
-            self.bad.add(where)
-
-    def any_bad(self, fields: Iterable[str]) -> bool:
-        return any(f == b or f.startswith(b + ".") for f in fields for b in self.bad)
 
 
 YAML12_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -212,7 +154,14 @@ def _field(name: str, hint, value, found: _Findings):
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return True, None
-        (hint,) = [a for a in args if a is not type(None)]
+        kinds = [a for a in args if a is not type(None)]
+        if len(kinds) > 1:  # e.g. str | int ("auto" or a count): the first scalar type the value has
+            kind = next((k for k in kinds if _scalar(k, value)[0]), None)
+            if kind is None:
+                found.add(name, f"{name} must be {' or '.join(TYPE_NAMES[k] for k in kinds)}, got {_show(value)}")
+                return False, value
+            return _one(name, kind, rule, value, found, name)
+        (hint,) = kinds
         origin, args = typing.get_origin(hint), typing.get_args(hint)
     kind = origin or hint
     if kind is tuple:
@@ -258,39 +207,40 @@ def _field(name: str, hint, value, found: _Findings):
 
 
 def _section(cls, where: str, values, found: _Findings):
-    """An instance of dataclass `cls` from `values`: every field checked, wrong ones left at their defaults."""
-    if values is None:
-        values = {}
+    """An instance of dataclass `cls` from `values`, every field checked; None if anything in it is wrong."""
     if not isinstance(values, dict):
         found.add(where, f"'{where}' must be a mapping, got {_show(values)}")
-        return cls()
+        return None
     hints = typing.get_type_hints(cls)
     unknown = [k for k in values if k not in hints]
     if unknown:
         found.add("", f"unknown key(s) in '{where}': {', '.join(sorted(map(str, unknown)))}")
-    kwargs = {}
+    missing = [k for k in hints if k not in values]
+    if missing:  # params.yaml writes every value: a missing one would otherwise need a default in code
+        found.add(where, f"missing key(s) in '{where}': {', '.join(missing)}")
+    kwargs, ok = {}, not unknown and not missing
     for key, value in values.items():
         if key not in hints:
             continue
         name = f"{where}.{key}"
         if dataclasses.is_dataclass(hints[key]):
             kwargs[key] = _section(hints[key], name, value, found)
+            ok = ok and kwargs[key] is not None
             continue
-        ok, held = _field(name, hints[key], value, found)
-        if ok:
-            kwargs[key] = held
+        good, kwargs[key] = _field(name, hints[key], value, found)
+        ok = ok and good
+    if not ok:
+        return None
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:  # a check the rules do not have yet (e.g. the band split of the STFT)
         found.add(where, f"bad '{where}' section: {_cut(e, 120)}")
-        return cls()
+        return None
 
 
-def build_params(raw: dict, *, require_all: bool = False) -> Params:
-    """Check raw params (a mapping of sections) and parse them; every mistake is in the one ConfigError raised.
-
-    Missing sections and fields take the dataclass defaults, unless `require_all`: then every section must be
-    there (the DVC pipeline interpolates paths from each)."""
+def build_params(raw: dict) -> Params:
+    """Check raw params (a mapping of every section, each with every key) and parse them; every mistake is in
+    the one ConfigError raised."""
     if not isinstance(raw, dict):
         raise ConfigError(f"params must be a mapping of sections, got {_show(raw)}")
     found = _Findings()
@@ -299,11 +249,14 @@ def build_params(raw: dict, *, require_all: bool = False) -> Params:
     if unknown:
         found.add("", f"unknown section(s): {', '.join(sorted(map(str, unknown)))}")
     missing = [k for k in sections if raw.get(k) is None]
-    if require_all and missing:
+    if missing:
         found.add("", f"missing section(s): {', '.join(missing)} (the pipeline reads every section)")
-    params = Params(**{k: _section(sections[k], k, v, found) for k, v in raw.items() if k in sections})  # file order
-    for fields, problem in cross_rules(params):  # over sections given only: a partial dict's defaults are not its own
-        if problem and all(f.split(".")[0] in raw for f in fields) and not found.any_bad(fields):
+    parsed = {k: _section(sections[k], k, v, found) for k, v in raw.items() if k in sections and v is not None}
+    if found.errors:
+        raise ConfigError(*found.errors)
+    params = Params(**{k: parsed[k] for k in sections})
+    for fields, problem in cross_rules(params):
+        if problem:
             found.add("", problem)
     if found.errors:
         raise ConfigError(*found.errors)
@@ -311,7 +264,7 @@ def build_params(raw: dict, *, require_all: bool = False) -> Params:
 
 
 def read_raw(path: str | Path = "params.yaml") -> dict:
-    """The params file as PyYAML (as the stages) reads it: a non-empty mapping of sections, not yet checked."""
+    """A params or profile file as PyYAML (as the stages) reads it: a non-empty mapping of sections, unchecked."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -324,16 +277,59 @@ def read_raw(path: str | Path = "params.yaml") -> dict:
     return raw
 
 
-def load_params(path: str | Path = "params.yaml", *, require_all: bool = False) -> Params:
-    """Read and check a params file. The stage scripts pass `require_all=True` (see the module docstring)."""
-    return build_params(read_raw(path), require_all=require_all)
+def layer(base: dict, profile: dict, cls=Params) -> dict:
+    """`profile` (e.g. profiles/paper.yaml: some sections, some keys) over `base`, on a copy.
+
+    Sections, and nested sections such as ``train.loss``, merge key by key; any other value, a mapping-valued
+    setting such as ``shards.codecs`` included, is replaced whole (as ``dvc exp run -S`` with ``~`` does)."""
+    out = copy.deepcopy(base)
+    hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
+    for key, value in profile.items():
+        sub = hints.get(key)
+        if dataclasses.is_dataclass(sub) and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = layer(out[key], value, sub)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
-def apply_overrides(raw: dict, overrides: list[str], *, require_all: bool = True) -> dict:
+def profile_overrides(profile: dict, prefix: str = "", cls=Params) -> list[str]:
+    """A profile as `section.key=value` overrides (values in YAML flow style), for `apply_overrides`."""
+    hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
+    out = []
+    for key, value in profile.items():
+        sub = hints.get(key)
+        if dataclasses.is_dataclass(sub) and isinstance(value, dict):
+            out += profile_overrides(value, f"{prefix}{key}.", sub)
+        else:
+            out.append(f"{prefix}{key}=" + yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip())
+    return out
+
+
+def load_raw(path: str | Path = "params.yaml", profiles: Iterable[str | Path] = ()) -> dict:
+    """A params file with profile files layered on it, in order; unchecked."""
+    raw = read_raw(path)
+    for profile in profiles:
+        raw = layer(raw, read_raw(profile))
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml", profiles: Iterable[str | Path] = ()) -> Params:
+    """Read, layer and check params: what the stage scripts, the flows and the CLI all read."""
+    return build_params(load_raw(path, profiles))
+
+
+def project_params(*profiles: str, project: str | Path = PROJECT) -> Params:
+    """The project's params.yaml with profiles/<name>.yaml layered on it, in order (benchmarks, tests)."""
+    project = Path(project)
+    return load_params(project / "params.yaml", [project / "profiles" / f"{name}.yaml" for name in profiles])
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """`section.key=value` assignments (values in YAML, as `dvc exp run -S`) on a copy of raw params.
 
-    The result is checked as the pipeline will read it (every section required, unless `require_all=False`)
-    before it is returned, so nothing is written from a bad override; all mistakes are reported together."""
+    The result is checked as the pipeline will read it before it is returned, so nothing is written from a bad
+    override; all mistakes are reported together."""
     raw = copy.deepcopy(raw)
     problems = []
     for item in overrides:
@@ -360,7 +356,7 @@ def apply_overrides(raw: dict, overrides: list[str], *, require_all: bool = True
         else:
             node[leaf] = value
     try:
-        build_params(raw, require_all=require_all)  # unknown keys and bad values fail here, before anything is written
+        build_params(raw)  # unknown keys and bad values fail here, before anything is written
     except ConfigError as e:
         problems += e.messages()
     if problems:

@@ -7,10 +7,7 @@ import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from apollo.audio.codec import CODECS, MPEG1_L3_KBPS
-from apollo.data.shards import SR
-from apollo.data.sources import READERS, SPLITS
-from apollo.train import PRECISION
+from apollo.params import CODECS, MPEG1_L3_KBPS, PRECISIONS, READER_KINDS, SPLITS, SR
 
 if typing.TYPE_CHECKING:
     from apollo.config import Params
@@ -62,6 +59,12 @@ def _odd(value: int) -> str | None:
     return None if value % 2 else "must be odd (a centred kernel)"
 
 
+def _processes(value) -> str | None:
+    if isinstance(value, str):
+        return None if value == "auto" else "must be auto or a count"
+    return None if value >= 1 else "must be at least 1"
+
+
 # Bitrates (kbps) each codec can produce for 44.1 kHz stereo:
 # - mp3: LAME at 44.1 kHz is MPEG-1 Layer III (32-320 kbps, its fixed table; other values are silently rounded);
 #   24 kbps, the paper's lowest setting, is encoded at 32 kbps and the shards record both rates;
@@ -102,7 +105,7 @@ RULES: dict[str, Rule] = {
     "synth.soundfont": PATH,
     "synth.exciter": ANY,
     "synth.workers": WORKERS,
-    "sources.kind": Rule(choices=tuple(READERS)),
+    "sources.kind": Rule(choices=READER_KINDS),
     "sources.root": PATH,
     "sources.val_fraction": FRACTION,
     "sources.test_fraction": FRACTION,
@@ -147,13 +150,14 @@ RULES: dict[str, Rule] = {
     "train.loss.gamma": _at_least(0),
     "train.disc_windows": Rule(item=int, nonempty=True, unique=True, each=Rule(lo=16, test=_power_of_two)),
     "train.disc_channels": COUNT,
-    "train.mixed_precision": Rule(choices=tuple(PRECISION)),  # fp32 | fp16 | bf16
+    "train.mixed_precision": Rule(choices=PRECISIONS),
     "train.grad_accum": COUNT,
     "train.eval_every": COUNT,
     "train.patience": COUNT,
     "train.checkpoint_every": COUNT,
     "train.val_batches": COUNT,
     "train.workers": WORKERS,
+    "train.processes": Rule(test=_processes),  # auto | a count
     "evaluate.out": PATH,
     "evaluate.max_samples": _at_least(0),  # 0: the whole test split
     "evaluate.visqol": ANY,

@@ -1,0 +1,220 @@
+"""The pipeline's settings as typed dataclasses: one per params.yaml section.
+
+No field has a default. params.yaml (with profiles such as ``profiles/paper.yaml`` layered on it) is the
+one place where values are written; ``apollo.config`` checks a file and builds these. Keeping this module
+free of stage code (numpy, torch, the codecs) lets every stage script import its settings without
+importing, and so depending on, every other stage's code: ``tests/test_stage_deps.py`` holds dvc.yaml to
+that.
+
+Also here, once: the names the settings choose from (codecs, readers, precisions), and the sample rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from apollo import paths
+from apollo.models.bands import band_widths, stft_params
+
+SR = 44100  # the pipeline's sample rate: corpus, shards, model and evaluation
+SPLITS = ("train", "val", "test")
+CODECS = ("mp3", "aac", "opus")
+READER_KINDS = ("synth", "folder", "musdb", "moisesdb")
+PRECISIONS = ("fp32", "fp16", "bf16")  # not accelerate's "no": YAML 1.1 reads a bare no as false
+# LAME's bitrate table at 44.1 kHz (MPEG-1 Layer III; index 0 is "free format")
+MPEG1_L3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+
+
+@dataclass(frozen=True)
+class ApolloConfig:
+    """The generator's architecture (section ``model``; also stored in every checkpoint)."""
+
+    sr: int
+    win_ms: float  # STFT window; hop is half of it
+    feature_dim: int
+    layers: int  # band-sequence blocks
+    heads: int
+    tcn_blocks: int
+    tcn_kernel: int
+    causal: bool
+    band_widths: tuple[int, ...] | None  # None: the published split of n_fft into 80 bands
+    max_positions: int  # rotary table length: at least the number of bands
+    # not in the paper: add the input spectrum to the heads' output, so the network learns a correction and
+    # starts (heads' value half zeroed) as the identity. The published model maps directly (False).
+    residual: bool
+
+    def __post_init__(self):
+        # resolve the published split so equal architectures compare equal
+        widths = self.band_widths or band_widths(self.n_fft)
+        object.__setattr__(self, "band_widths", tuple(int(w) for w in widths))
+
+    @property
+    def n_fft(self) -> int:
+        return stft_params(self.sr, self.win_ms)[0]
+
+    @property
+    def hop(self) -> int:
+        return stft_params(self.sr, self.win_ms)[1]
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.band_widths
+
+    @property
+    def receptive_frames(self) -> tuple[int, int]:
+        """Frames of context (past, future) one output frame depends on."""
+        depth = self.layers * self.tcn_blocks * (self.tcn_kernel - 1)
+        return (depth, 0) if self.causal else (depth // 2, depth // 2)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["band_widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ApolloConfig:
+        """From a checkpoint's metadata: every field, nothing else."""
+        fields = set(cls.__dataclass_fields__)
+        unknown, missing = set(d) - fields, fields - set(d)
+        if unknown or missing:
+            raise ValueError(f"model config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ModelCardParams:
+    out: str
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    out: str
+    songs: int
+    seconds: float
+    seed: int
+    soundfont: str
+    exciter: bool  # give every stem realistic 16-20 kHz content
+    workers: int  # 0: all cores
+
+
+@dataclass(frozen=True)
+class SourceParams:
+    kind: str  # READER_KINDS
+    root: str
+    val_fraction: float
+    test_fraction: float
+    split_seed: int
+
+
+@dataclass(frozen=True)
+class SADParams:
+    frame_ms: float
+    window_s: float
+    hop_s: float
+    percentile: float
+    floor: float
+    active_fraction: float
+
+
+@dataclass(frozen=True)
+class SadConfig:
+    out: str
+    workers: int
+    detection: SADParams
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    out: str
+    seed: int
+    samples: dict  # split -> samples
+    samples_per_shard: int
+    seconds: float
+    mixture_prob: float
+    min_stems: int
+    max_stems: int
+    gain_db: float
+    bitrates: tuple
+    bitrate_weights: tuple | None  # None: uniform
+    codecs: dict  # codec -> weight; aac / opus need ffmpeg
+    workers: int
+
+    def shard_count(self, split: str) -> int:
+        return -(-int(self.samples.get(split, 0)) // self.samples_per_shard)
+
+
+@dataclass(frozen=True)
+class ShardParams(ShardsConfig):
+    """What one shard is a function of: the section plus the SAD index it reads (from `sad.out`)."""
+
+    index: str
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    alpha: float  # adversarial
+    beta: float  # feature matching
+    gamma: float  # multi-resolution STFT
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    out: str
+    seed: int
+    steps: int  # the step budget
+    batch_size: int
+    crop_seconds: float
+    lr_g: float
+    lr_d: float
+    weight_decay: float
+    betas_g: tuple
+    betas_d: tuple
+    steps_per_epoch: int  # shards repeat endlessly: an "epoch" is a step count
+    lr_gamma: float
+    lr_step_epochs: int
+    grad_clip: float
+    loss: LossWeights
+    disc_windows: tuple
+    disc_channels: int
+    mixed_precision: str  # PRECISIONS
+    grad_accum: int
+    eval_every: int
+    patience: int
+    checkpoint_every: int
+    val_batches: int
+    workers: int
+    processes: str | int  # "auto" (every visible GPU, one process on CPU) or a count
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    out: str
+    max_samples: int  # 0: the whole test split
+    visqol: bool
+    examples: int  # spectrogram PNGs (lowest bitrates first)
+    chunk_seconds: float
+    real_audio: str  # "" skips the real-audio set
+    real_clips: int
+    real_seconds: float
+    real_bitrates: tuple
+
+
+@dataclass(frozen=True)
+class Params:
+    model: ApolloConfig
+    model_card: ModelCardParams
+    synth: SynthParams
+    sources: SourceParams
+    sad: SadConfig
+    shards: ShardsConfig
+    train: TrainParams
+    evaluate: EvalParams
+
+    @property
+    def generator_path(self) -> str:
+        """The trained generator the pipeline produces (and `apollo restore` uses by default)."""
+        return paths.generator(self.train.out)
+
+    def shard_params(self) -> ShardParams:
+        """The shards stage's arguments: its section plus the SAD index it reads."""
+        return ShardParams(index=paths.sad_index(self.sad.out), **asdict(self.shards))
