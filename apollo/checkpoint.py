@@ -15,6 +15,7 @@ with ``weights_only=True``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -26,7 +27,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from apollo.errors import ApolloError
-from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.files import atomic
+from apollo.models.apollo import Apollo
+from apollo.params import ApolloConfig
 from apollo.models.convert import from_published, is_published_layout
 
 FORMAT = "apollo-restore"
@@ -42,9 +45,16 @@ def save_generator(model: Apollo, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(model.config.to_dict())})
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(model.config.to_dict())})
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of a model's weights (names and bytes, in name order): equal on every rank of a run."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Apollo:

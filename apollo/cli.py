@@ -171,33 +171,46 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
 @app.command()
 def evaluate(
     checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", "-c", help="Generator to score: ours or a published Apollo checkpoint. Default: as restore."
+        None, "--checkpoint", "-c", help="Generator to score: ours or a published Apollo checkpoint. Default: the params' trained generator."
     ),
-    shards: Path = typer.Option(Path("data/shards/test"), help="Folder of test shards (shard-*.tar) to score on."),
+    params_file: Path = typer.Option(
+        Path("params.yaml"), "--params", help="The project's params: scored as `dvc repro evaluate` scores; the options below override single settings."
+    ),
+    shards: Optional[Path] = typer.Option(None, help="Folder of test shards (shard-*.tar) to score on. Default: the params' test split."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Report folder. Default: eval-<checkpoint name>."),
-    max_samples: int = typer.Option(0, min=0, help="Score only the first N test samples (0: all)."),
-    visqol: bool = typer.Option(True, help="Compute ViSQOL (about 0.4 s per clip and system)."),
-    real_audio: str = typer.Option(
-        "/usr/share/sonic-pi/samples", help="Folder of recorded .flac/.wav to encode at each bitrate and score; '' skips."
-    ),
+    max_samples: Optional[int] = typer.Option(None, min=0, help="Score only the first N test samples (0: all)."),
+    visqol: Optional[bool] = typer.Option(None, "--visqol/--no-visqol", help="Compute ViSQOL (about 0.4 s per clip and system)."),
+    real_audio: Optional[str] = typer.Option(None, help="Folder of recorded .flac/.wav to encode at each bitrate and score; '' skips."),
     device: Device = typer.Option(Device.auto, help="Where to run the model."),
 ) -> None:
     """Score a generator against the unprocessed MP3: SDR, SI-SNR, ViSQOL and LSD, overall, per bitrate and
     per category, on the test shards and on real recorded audio. Writes metrics.json, plots and report.md."""
     import dataclasses
 
-    from apollo.evaluate import EvalParams, evaluate_checkpoint
+    from apollo import paths
+    from apollo.config import load_params
+    from apollo.evaluate import evaluate_checkpoint
+    from apollo.report import overall_lines
 
-    checkpoint = checkpoint or default_checkpoint()
+    project = load_params(params_file)
+
+    def in_project(path: str) -> str:  # the params' paths are relative to the project, where DVC runs the stage
+        return path if not path or "://" in path else str(params_file.parent / path)
+
+    if checkpoint is None:
+        checkpoint = Path(in_project(project.generator_path))
+        print(f"checkpoint: {checkpoint}", file=sys.stderr)
     if not checkpoint.is_file():
-        raise UserError(f"checkpoint not found: {checkpoint}")
-    out = out or Path(f"eval-{checkpoint.stem}")
-    params = dataclasses.replace(EvalParams(), out=str(out), max_samples=max_samples, visqol=visqol, real_audio=real_audio)
+        raise UserError(f"checkpoint not found: {checkpoint} (run `make repro` first, or pass --checkpoint FILE)")
+    out = out or Path(f"eval-{checkpoint.stem}")  # not the params' folder: that one is DVC's output
+    given = {"max_samples": max_samples, "visqol": visqol, "real_audio": real_audio}
+    changes = {"out": str(out), "real_audio": in_project(project.evaluate.real_audio)}
+    changes.update((k, v) for k, v in given.items() if v is not None)  # an option given overrides its setting
+    params = dataclasses.replace(project.evaluate, **changes)
+    shards = shards or in_project(paths.test_split(project.shards.out))
     result = evaluate_checkpoint(checkpoint, shards, params, pick_device(device.value))
-    for system in ("restored", "mp3"):
-        scores = ", ".join(f"{k} {v:.3f}" for k, v in result["overall"][system].items())
-        print(f"{system:>8}: {scores}")
-    print(f"report: {out / 'report.md'}")
+    print("\n".join(overall_lines(result)))
+    print(f"report: {out / paths.REPORT}")
 
 
 def main() -> None:

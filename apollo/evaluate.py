@@ -1,6 +1,6 @@
 """Evaluation: the restored output and the unprocessed codec output, scored side by side.
 
-Two sets, each a list of (target, degraded) pairs at 44.1 kHz:
+Two sets of (target, degraded) pairs at 44.1 kHz:
 
 * ``synthetic``: the test shards (every sample, or the first `max_samples`);
 * ``real_audio``: recorded audio the project does not synthesise (by default
@@ -12,12 +12,16 @@ restore``), then SDR, SI-SNR, LSD (see ``apollo.metrics``) and ViSQOL v3 audio
 mode (``visqol-python``: mono mix, resampled to 48 kHz with soxr) are computed
 for restored and degraded against the target, and averaged overall, per
 bitrate and per category (the paper's Table II groups).
+
+The sets are streamed: one pair's audio at a time, plus the few kept for the
+report's spectrograms, so memory does not grow with the test split.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,50 +32,38 @@ from apollo import metrics
 from apollo.audio.codec import degrade_pair
 from apollo.data.loader import decode_pair, shard_urls
 from apollo.errors import ApolloError
+from apollo.params import SR, EvalParams
 
-SR = 44100
 VISQOL_SR = 48000
 METRICS = ("sdr", "si_snr", "visqol", "lsd")  # higher is better except LSD
 SYSTEMS = ("restored", "mp3")  # "mp3": the unprocessed codec output, whatever the codec
-
-
-@dataclass(frozen=True)
-class EvalParams:
-    out: str = "data/eval"
-    max_samples: int = 0  # 0: the whole test split
-    visqol: bool = True
-    examples: int = 3  # spectrogram PNGs (lowest bitrates first)
-    chunk_seconds: float = 10.0
-    real_audio: str = "/usr/share/sonic-pi/samples"  # "" to skip the real-audio set
-    real_clips: int = 16
-    real_seconds: float = 3.0
-    real_bitrates: tuple = (24, 32, 48, 64, 96, 128)
 
 
 class EvaluationError(ApolloError):
     pass
 
 
-def synthetic_pairs(shards: str | Path, max_samples: int = 0) -> list[dict]:
-    """The test split in shard order: {key, target, degraded, bitrate, bitrate_actual, category}."""
+def synthetic_pairs(shards: str | Path, max_samples: int = 0) -> Iterator[dict]:
+    """The test split in shard order, read as iterated: {key, target, degraded, bitrate, bitrate_actual, category}."""
     import webdataset as wds
 
-    try:
+    try:  # here, not on the first pair: a wrong folder is reported before anything runs
         urls = shard_urls(shards)
     except FileNotFoundError as e:
         raise EvaluationError(str(e)) from None
-    pairs = []
-    for sample in wds.WebDataset(urls, shardshuffle=False, empty_check=False):
-        if max_samples and len(pairs) >= max_samples:
-            break
-        degraded, target, meta = decode_pair(sample)
-        pairs.append({"key": sample["__key__"], "target": target, "degraded": degraded, "bitrate": meta["bitrate"],
-                      "bitrate_actual": meta["bitrate_actual"], "category": meta["category"]})  # fmt: skip
-    return pairs
+    samples = wds.WebDataset(urls, shardshuffle=False, empty_check=False)
+    return map(_shard_pair, itertools.islice(samples, max_samples or None))
 
 
-def real_audio_pairs(folder: str | Path, clips: int, seconds: float, bitrates) -> list[dict]:
-    """Evenly spaced audio files of `folder` (sorted by name, at least `seconds` long): their first `seconds`, as MP3 at each bitrate."""
+def _shard_pair(sample: dict) -> dict:
+    degraded, target, meta = decode_pair(sample)
+    return {"key": sample["__key__"], "target": target, "degraded": degraded, "bitrate": meta["bitrate"],
+            "bitrate_actual": meta["bitrate_actual"], "category": meta["category"]}  # fmt: skip
+
+
+def real_audio_pairs(folder: str | Path, clips: int, seconds: float, bitrates) -> Iterator[dict]:
+    """Evenly spaced audio files of `folder` (sorted by name, at least `seconds` long): their first `seconds`, as
+    MP3 at each bitrate, encoded as iterated. The files are chosen (or the error raised) on the call."""
     audio_files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".flac", ".wav"))
     # ViSQOL needs a few seconds to compare; one-shot samples shorter than a clip are left out
     files = [p for p in audio_files if sf.info(str(p)).duration >= seconds]
@@ -79,27 +71,17 @@ def real_audio_pairs(folder: str | Path, clips: int, seconds: float, bitrates) -
         raise EvaluationError(f"no .flac/.wav files of at least {seconds} s in {folder} "
                               "(install sonic-pi-samples, or set evaluate.real_audio)")  # fmt: skip
     chosen = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(clips, len(files))).round().astype(int))]
-    pairs = []
-    for path in chosen:
-        audio, sr = sf.read(path, dtype="float32", always_2d=True, frames=int(seconds * 96000))
-        audio = soxr.resample(audio, sr, SR).astype(np.float32) if sr != SR else audio
-        audio = audio[: int(seconds * SR)]
-        for kbps in bitrates:
-            target, degraded, _, actual, _ = degrade_pair(audio, SR, "mp3", int(kbps))  # scaled as the shards
-            pairs.append({"key": f"{path.stem}@{kbps}", "target": target.T.copy(),
-                          "degraded": degraded.T.astype(np.float32), "bitrate": int(kbps),
-                          "bitrate_actual": actual, "category": "real audio"})  # fmt: skip
-    return pairs
+    return (pair for path in chosen for pair in _encoded(path, seconds, bitrates))
 
 
-def restore_pairs(generator, pairs: list[dict], chunk_seconds: float) -> None:
-    """Adds `restored` (channels, samples) to every pair, through the CLI's chunked restore."""
-    from rich.progress import track
-
-    from apollo.restore import restore_array
-
-    for pair in track(pairs, description="restoring", transient=True):
-        pair["restored"] = restore_array(generator, pair["degraded"].T, chunk_seconds).T
+def _encoded(path: Path, seconds: float, bitrates) -> Iterator[dict]:
+    audio, sr = sf.read(path, dtype="float32", always_2d=True, frames=int(seconds * 96000))
+    audio = soxr.resample(audio, sr, SR).astype(np.float32) if sr != SR else audio
+    audio = audio[: int(seconds * SR)]
+    for kbps in bitrates:
+        target, degraded, _, actual, _ = degrade_pair(audio, SR, "mp3", int(kbps))  # scaled as the shards
+        yield {"key": f"{path.stem}@{kbps}", "target": target.T.copy(), "degraded": degraded.T.astype(np.float32),
+               "bitrate": int(kbps), "bitrate_actual": actual, "category": "real audio"}  # fmt: skip
 
 
 _visqol_api = None
@@ -138,12 +120,34 @@ def score_pair(pair: dict, with_visqol: bool) -> dict:
     return row
 
 
-def score_pairs(pairs: list[dict], with_visqol: bool) -> list[dict]:
-    # in this process: ViSQOL's numba kernels are multi-threaded already, and a forked pool
-    # deadlocks once torch's OpenMP threads have run in the parent
+def pick_examples(pairs: list[dict], count: int) -> list[dict]:
+    """The lowest-bitrate pairs, one per category first: where restoration matters most."""
+    ordered = sorted(pairs, key=lambda p: (p["bitrate"], p["key"]))
+    chosen, seen = [], set()
+    for p in ordered:
+        if len(chosen) < count and p["category"] not in seen:
+            chosen.append(p)
+            seen.add(p["category"])
+    taken = {p["key"] for p in chosen}
+    return chosen + [p for p in ordered if p["key"] not in taken][: count - len(chosen)]
+
+
+def run_set(generator, pairs: Iterable[dict], params: EvalParams, examples: int) -> tuple[list[dict], list[dict]]:
+    """Restore and score one pair at a time: (a score row per pair, the `examples` pairs to draw, with their restored audio)."""
     from rich.progress import track
 
-    return [score_pair(p, with_visqol) for p in track(pairs, description="scoring", transient=True)]
+    from apollo.restore import restore_array
+
+    rows, kept = [], []
+    # scoring stays in this process: ViSQOL's numba kernels are multi-threaded already, and a forked
+    # pool deadlocks once torch's OpenMP threads have run in the parent
+    for pair in track(pairs, description="restoring and scoring", transient=True):
+        pair["restored"] = restore_array(generator, pair["degraded"].T, params.chunk_seconds).T
+        rows.append(score_pair(pair, params.visqol))
+        # a pair left out of the examples now never gets back in (the rule only ever prefers lower bitrates
+        # and new categories), so picking from the kept ones plus this one equals picking from all at the end
+        kept = pick_examples(kept + [pair], examples)
+    return rows, kept
 
 
 def summarise(rows: list[dict], by: str) -> dict:
@@ -165,31 +169,29 @@ def summarise(rows: list[dict], by: str) -> dict:
 
 
 def report_set(rows: list[dict], categories: bool = True) -> dict:
-    out = {"overall": summarise([{**r, "all": "all"} for r in rows], "all")["all"],
+    """One set's block of metrics.json: the same keys for every set (per category only where it means something)."""
+    out = {"samples": len(rows), "overall": summarise([{**r, "all": "all"} for r in rows], "all")["all"],
            "per_bitrate": summarise(rows, "bitrate")}  # fmt: skip
     if categories:
         out["per_category"] = summarise(rows, "category")
     return out
 
 
-def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, dict[str, list[dict]]]:
-    """Score the test shards (and the real-audio set); returns (metrics, pairs by set) for the report."""
-    sets = {"synthetic": synthetic_pairs(shards, params.max_samples)}
-    if not sets["synthetic"]:
+def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, list[dict]]:
+    """Score the test shards (and the real-audio set): ({"sets": {name: block}}, the synthetic pairs to draw).
+
+    The result holds numbers only: it is DVC's metrics file (the methods' descriptions are in report.md)."""
+    synthetic = synthetic_pairs(shards, params.max_samples)
+    real = None
+    if params.real_audio:  # its files are chosen now: a wrong folder fails before the long synthetic run
+        real = real_audio_pairs(params.real_audio, params.real_clips, params.real_seconds, params.real_bitrates)
+    rows, examples = run_set(generator, synthetic, params, params.examples)
+    if not rows:
         raise EvaluationError(f"no test samples in {shards}")
-    if params.real_audio:
-        sets["real_audio"] = real_audio_pairs(params.real_audio, params.real_clips, params.real_seconds,
-                                              params.real_bitrates)  # fmt: skip
-    rows = {}
-    for name, pairs in sets.items():
-        restore_pairs(generator, pairs, params.chunk_seconds)
-        rows[name] = score_pairs(pairs, params.visqol)
-    result = report_set(rows["synthetic"])
-    if "real_audio" in rows:
-        result["real_audio"] = report_set(rows["real_audio"], categories=False)
-    # numbers only: this is DVC's metrics file (the methods' descriptions are in report.md)
-    result["samples"] = {name: len(r) for name, r in rows.items()}
-    return result, sets
+    sets = {"synthetic": report_set(rows)}
+    if real is not None:  # one category only: no per-category table
+        sets["real_audio"] = report_set(run_set(generator, real, params, 0)[0], categories=False)
+    return {"sets": sets}, examples
 
 
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, params: EvalParams, device: str = "cpu") -> dict:
@@ -201,6 +203,6 @@ def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, params: Eval
 
     generator = load_generator(checkpoint, device).eval()
     with torch.inference_mode():
-        result, sets = evaluate(generator, shards, params)
-    write_report(params.out, result, sets, params.examples, str(checkpoint))
+        result, examples = evaluate(generator, shards, params)
+    write_report(params, result, examples, str(checkpoint))
     return result

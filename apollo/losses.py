@@ -13,20 +13,12 @@ STFT resolutions); expectations are means over every element.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from apollo.models.discriminator import DEFAULT_WINDOWS
+from apollo.params import LossWeights
 
 Outputs = list[tuple[torch.Tensor, list[torch.Tensor]]]  # per discriminator: (logits, hidden maps)
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    alpha: float = 1.0  # adversarial
-    beta: float = 1.0  # feature matching
-    gamma: float = 1.0  # multi-resolution STFT
 
 
 def discriminator_loss(real: Outputs, fake: Outputs) -> torch.Tensor:
@@ -66,7 +58,7 @@ def generator_loss(
     estimate: torch.Tensor,
     real: Outputs,
     fake: Outputs,
-    weights: LossWeights = LossWeights(),
+    weights: LossWeights,
     windows: tuple[int, ...] = DEFAULT_WINDOWS,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     parts = {

@@ -8,7 +8,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from apollo.files import write_json
-from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.models.apollo import Apollo
+from apollo.params import ApolloConfig
 
 
 def model_card(config: ApolloConfig) -> dict:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from apollo.config import Params, apply_overrides, build_params, read_raw
+from apollo import paths
+from apollo.config import Params, apply_overrides, build_params, profile_overrides, read_raw
 from apollo.files import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,11 +24,11 @@ def stage_order(project: str | Path = ROOT) -> list[str]:
 
 
 SUMMARIES = {  # stage -> (params section, file under its `out`); model_card's `out` is the file itself
-    "synth": ("synth", "summary.json"),
-    "sad": ("sad", "summary.json"),
-    "shards": ("shards", "summary.json"),
-    "train": ("train", "metrics.json"),
-    "evaluate": ("evaluate", "metrics.json"),
+    "synth": ("synth", paths.SUMMARY),
+    "sad": ("sad", paths.SUMMARY),
+    "shards": ("shards", paths.SUMMARY),
+    "train": ("train", paths.METRICS),
+    "evaluate": ("evaluate", paths.METRICS),
     "model_card": ("model_card", ""),
 }
 
@@ -39,7 +40,8 @@ def stage_summary(stage: str, params: Params, project: str | Path = ROOT, rev: s
     if stage not in SUMMARIES:
         return {}
     section, name = SUMMARIES[stage]
-    data = read_file(project, str(Path(getattr(params, section).out) / name) if name else getattr(params, section).out, rev)
+    out = getattr(params, section).out
+    data = read_file(project, paths.join(out, name) if name else out, rev)
     if data is None:
         return {}
     summary = json.loads(data)
@@ -48,8 +50,9 @@ def stage_summary(stage: str, params: Params, project: str | Path = ROOT, rev: s
     return summary
 
 
-def set_params(project: str | Path = ROOT, params_file: str | None = None, overrides: list[str] = ()) -> Params:
-    """Make `project`/params.yaml the given file plus `section.key=value` overrides (as ``dvc exp run -S``).
+def set_params(project: str | Path = ROOT, profile: str | None = None, overrides: list[str] = ()) -> Params:
+    """Write a profile (e.g. profiles/paper.yaml) and `section.key=value` overrides into `project`/params.yaml
+    (as ``dvc exp run -S``), e.g. to run the paper's setup with plain `dvc repro`.
 
     Validated before anything is written; comments survive (a round-trip YAML edit); unchanged
     settings leave the file untouched."""
@@ -58,12 +61,11 @@ def set_params(project: str | Path = ROOT, params_file: str | None = None, overr
     from ruamel.yaml import YAML
 
     target = Path(project) / "params.yaml"
-    source = Path(params_file) if params_file else target
-    read_raw(source)  # a clear error for a missing or malformed file
+    overrides = (profile_overrides(read_raw(profile)) if profile else []) + list(overrides)
     editor = YAML()  # round-trip: keeps comments, order and quotes
     editor.preserve_quotes = True  # "no" must stay a string for PyYAML (YAML 1.1), which reads it back
     text = io.StringIO()
-    editor.dump(apply_overrides(editor.load(source.read_text()), list(overrides)), text)
+    editor.dump(apply_overrides(editor.load(target.read_text()), overrides), text)
     raw = yaml.safe_load(text.getvalue())
     params = build_params(raw)  # checked as the stages will read it, before anything is written
     if raw != read_raw(target):
@@ -74,11 +76,11 @@ def set_params(project: str | Path = ROOT, params_file: str | None = None, overr
 def metrics_table(result: dict) -> list[dict]:
     """Evaluation metrics as rows (set, group, metric, restored, mp3) for a table artifact."""
     rows = []
-    blocks = [("synthetic", result)] + ([("real audio", result["real_audio"])] if "real_audio" in result else [])
-    for name, block in blocks:
+    for name, block in result["sets"].items():
         groups = {"overall": block["overall"], **{f"{k} kbps": v for k, v in block["per_bitrate"].items()},
                   **block.get("per_category", {})}  # fmt: skip
         for group, entry in groups.items():
             for metric, value in entry["restored"].items():
-                rows.append({"set": name, "group": group, "metric": metric, "restored": value, "mp3": entry["mp3"][metric]})
+                rows.append({"set": name.replace("_", " "), "group": group, "metric": metric, "restored": value,
+                             "mp3": entry["mp3"][metric]})  # fmt: skip
     return rows

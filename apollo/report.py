@@ -8,31 +8,37 @@ from pathlib import Path
 
 import numpy as np
 
+from apollo import paths
 from apollo.evaluate import METRICS, SR, VISQOL_SR
 from apollo.files import write_json, write_text
 from apollo.metrics import power_spectrogram
+from apollo.params import EvalParams
 
 LABELS = {"sdr": "SDR (dB)", "si_snr": "SI-SNR (dB)", "visqol": "ViSQOL MOS-LQO", "lsd": "LSD (lower is better)"}
 LSD_DEFINITION = "2048-point Hann, hop 512, power floor 1e-10, log10 units"
-SET_TITLES = {"synthetic": "Synthetic test split", "real_audio": "Real recorded audio (sonic-pi-samples)"}
+SET_NAMES = {"synthetic": "Synthetic test split", "real_audio": "Real recordings"}  # titles say where they come from
+TSV = {"synthetic": paths.PER_BITRATE_TSV, "real_audio": paths.REAL_PER_BITRATE_TSV}  # dvc.yaml's plots read these
 
 
-def write_report(out: str | Path, result: dict, sets: dict[str, list[dict]], examples: int, checkpoint: str) -> None:
-    out = Path(out)
-    (out / "examples").mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", result)
-    for name in sets:
-        block = result if name == "synthetic" else result[name]
-        write_text(out / f"{_prefix(name)}per_bitrate.tsv", per_bitrate_tsv(block["per_bitrate"]))
-    plot_per_bitrate(out / "per_bitrate.png", result)
-    shown = pick_examples(sets["synthetic"], examples)
-    for pair in shown:
-        plot_spectrograms(out / "examples" / f"{pair['key']}.png", pair)
-    write_text(out / "report.md", markdown(result, shown, checkpoint))
+def write_report(params: EvalParams, result: dict, examples: list[dict], checkpoint: str) -> None:
+    """Everything under `params.out`; `examples` are the synthetic pairs (restored) to draw."""
+    out = Path(params.out)
+    (out / paths.EXAMPLES).mkdir(parents=True, exist_ok=True)
+    write_json(out / paths.METRICS, result)
+    for name, tsv in TSV.items():  # a set not scored (evaluate.real_audio: "") still writes its declared output
+        block = result["sets"].get(name)
+        write_text(out / tsv, per_bitrate_tsv(block["per_bitrate"]) if block else "bitrate\n")
+    plot_per_bitrate(out / paths.PER_BITRATE_PLOT, result["sets"])
+    for pair in examples:
+        plot_spectrograms(out / paths.EXAMPLES / f"{pair['key']}.png", pair)
+    titles = {"synthetic": SET_NAMES["synthetic"], "real_audio": f"{SET_NAMES['real_audio']} ({params.real_audio})"}
+    write_text(out / paths.REPORT, markdown(result["sets"], titles, examples, checkpoint))
 
 
-def _prefix(name: str) -> str:
-    return "" if name == "synthetic" else f"{name}_"
+def overall_lines(result: dict) -> list[str]:
+    """Each set's overall scores, restored then unprocessed: what the stage and `apollo evaluate` print."""
+    return [f"{name} {system:>8}: " + ", ".join(f"{m} {v:.3f}" for m, v in block["overall"][system].items())
+            for name, block in result["sets"].items() for system in ("restored", "mp3")]  # fmt: skip
 
 
 def per_bitrate_tsv(per_bitrate: dict) -> str:
@@ -45,41 +51,28 @@ def per_bitrate_tsv(per_bitrate: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def plot_per_bitrate(path: Path, result: dict) -> None:
+def plot_per_bitrate(path: Path, sets: dict) -> None:
     """The paper's Fig. 2: every metric against bitrate, restored vs MP3, one row per set."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    blocks = [("synthetic", result)] + ([("real_audio", result["real_audio"])] if "real_audio" in result else [])
-    metrics = [m for m in METRICS if m in result["overall"]["restored"]]
-    fig, axes = plt.subplots(len(blocks), len(metrics), figsize=(3.2 * len(metrics), 2.8 * len(blocks)), squeeze=False)
-    for row, (name, block) in zip(axes, blocks):
+    metrics = [m for m in METRICS if m in sets["synthetic"]["overall"]["restored"]]
+    fig, axes = plt.subplots(len(sets), len(metrics), figsize=(3.2 * len(metrics), 2.8 * len(sets)), squeeze=False)
+    for row, (name, block) in zip(axes, sets.items()):
         rates = [int(b) for b in block["per_bitrate"]]
         for ax, metric in zip(row, metrics):
             for system, style in (("restored", "o-"), ("mp3", "s--")):
                 values = [block["per_bitrate"][str(b)][system][metric] for b in rates]
                 ax.plot(rates, values, style, label="Apollo" if system == "restored" else "MP3")
-            ax.set_title(f"{SET_TITLES[name].split(' (')[0]}: {LABELS[metric]}", fontsize=8)
+            ax.set_title(f"{SET_NAMES[name]}: {LABELS[metric]}", fontsize=8)
             ax.set_xlabel("bitrate (kbps)", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def pick_examples(pairs: list[dict], count: int) -> list[dict]:
-    """The lowest-bitrate pairs, one per category first: where restoration matters most."""
-    ordered = sorted(pairs, key=lambda p: (p["bitrate"], p["key"]))
-    chosen, seen = [], set()
-    for p in ordered:
-        if len(chosen) < count and p["category"] not in seen:
-            chosen.append(p)
-            seen.add(p["category"])
-    taken = {p["key"] for p in chosen}
-    return chosen + [p for p in ordered if p["key"] not in taken][: count - len(chosen)]
 
 
 def plot_spectrograms(path: Path, pair: dict) -> None:
@@ -115,10 +108,10 @@ def _table(groups: dict, metrics: list[str], first: str) -> list[str]:
     return lines
 
 
-def methods(result: dict) -> str:
+def methods(with_visqol: bool) -> str:
     """How the numbers were measured: text for report.md (metrics.json holds numbers only, for DVC)."""
     visqol = "off"
-    if "visqol" in result["overall"]["restored"]:
+    if with_visqol:
         import visqol as visqol_package
 
         visqol = f"visqol-python {visqol_package.__version__}, audio mode, mono, {VISQOL_SR} Hz"
@@ -126,21 +119,20 @@ def methods(result: dict) -> str:
             "a 24 kbps request at 32 (`bitrate_actual` in metrics.json).")  # fmt: skip
 
 
-def markdown(result: dict, examples: list[dict], checkpoint: str) -> str:
-    metrics = [m for m in METRICS if m in result["overall"]["restored"]]
-    samples = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result["samples"].items())
-    lines = ["# Apollo evaluation", "", f"Checkpoint: `{checkpoint}`. Samples: {samples}.", "", methods(result), "",
-             "Every cell is *restored / unprocessed MP3*.", ""]  # fmt: skip
-    blocks = [("synthetic", result)] + ([("real_audio", result["real_audio"])] if "real_audio" in result else [])
-    for name, block in blocks:
-        lines += [f"## {SET_TITLES[name]}", "", "### Overall", ""]
+def markdown(sets: dict, titles: dict, examples: list[dict], checkpoint: str) -> str:
+    metrics = [m for m in METRICS if m in sets["synthetic"]["overall"]["restored"]]
+    samples = ", ".join(f"{block['samples']} {name.replace('_', ' ')}" for name, block in sets.items())
+    lines = ["# Apollo evaluation", "", f"Checkpoint: `{checkpoint}`. Samples: {samples}.", "",
+             methods("visqol" in metrics), "", "Every cell is *restored / unprocessed MP3*.", ""]  # fmt: skip
+    for name, block in sets.items():
+        lines += [f"## {titles[name]}", "", "### Overall", ""]
         lines += _table({"all": block["overall"]}, metrics, "set") + ["", "### Per bitrate (kbps, requested)", ""]
         lines += _table(block["per_bitrate"], metrics, "kbps") + [""]
         if "per_category" in block:
             lines += ["### Per category", ""] + _table(block["per_category"], metrics, "category") + [""]
-    lines += ["## Figures", "", "![metrics against bitrate](per_bitrate.png)", ""]
+    lines += ["## Figures", "", f"![metrics against bitrate]({paths.PER_BITRATE_PLOT})", ""]
     for pair in examples:
-        lines += [f"![{pair['key']}](examples/{pair['key']}.png)", ""]
+        lines += [f"![{pair['key']}]({paths.EXAMPLES}/{pair['key']}.png)", ""]
     return "\n".join(lines)
 
 

@@ -28,49 +28,60 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from apollo import paths
 from apollo.checkpoint import save_generator
-from apollo.files import write_json, write_text
+from apollo.files import atomic, write_json, write_text
 from apollo.data.loader import make_loader
-from apollo.losses import LossWeights, discriminator_loss, generator_loss, multi_resolution_stft_loss
-from apollo.models.apollo import Apollo, ApolloConfig
-from apollo.models.discriminator import DEFAULT_WINDOWS, MultiResolutionDiscriminator
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    out: str = "data/train"
-    seed: int = 0
-    steps: int = 600  # the step budget
-    batch_size: int = 4
-    crop_seconds: float = 1.0
-    lr_g: float = 1e-3
-    lr_d: float = 1e-4
-    weight_decay: float = 0.01
-    betas_g: tuple = (0.9, 0.999)
-    betas_d: tuple = (0.5, 0.99)
-    steps_per_epoch: int = 100  # shards repeat endlessly: an "epoch" is a step count
-    lr_gamma: float = 0.98
-    lr_step_epochs: int = 2
-    grad_clip: float = 5.0
-    loss: LossWeights = field(default_factory=LossWeights)
-    disc_windows: tuple = DEFAULT_WINDOWS
-    disc_channels: int = 8
-    mixed_precision: str = "fp32"  # fp32 | fp16 | bf16 (not accelerate's "no": YAML 1.1 reads a bare no as false)
-    grad_accum: int = 1
-    eval_every: int = 100
-    patience: int = 20
-    checkpoint_every: int = 100
-    val_batches: int = 8
-    workers: int = 1
+from apollo.losses import discriminator_loss, generator_loss, multi_resolution_stft_loss
+from apollo.models.apollo import Apollo
+from apollo.models.discriminator import MultiResolutionDiscriminator
+from apollo.params import ApolloConfig, TrainParams
 
 
 PRECISION = {"fp32": "no", "fp16": "fp16", "bf16": "bf16"}  # params value -> accelerate's name
+LAUNCHED = "APOLLO_TRAIN_LAUNCHED"  # set in the processes `launch` starts, so they do not launch again
+
+
+def process_count(processes: str | int) -> int:
+    """`train.processes`: "auto" is every visible GPU, or one process on CPU."""
+    if processes == "auto":
+        return max(torch.cuda.device_count(), 1)
+    return int(processes)
+
+
+def needs_launch(processes: str | int) -> bool:
+    """True in a plain `python -m stages.train` that should run as several processes; False inside a launched
+    (or `accelerate launch`ed) one."""
+    already = os.environ.get(LAUNCHED) or int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return not already and process_count(processes) > 1
+
+
+def launch(processes: str | int, mixed_precision: str, module: str) -> int:
+    """Run `python -m module` as `accelerate launch` over the processes: one per GPU when there are GPUs,
+    else CPU processes (gloo). Returns the launcher's exit status."""
+    import socket
+    import subprocess
+    import sys
+
+    count = process_count(processes)
+    env = dict(os.environ, **{LAUNCHED: "1"})
+    if not torch.cuda.is_available():
+        env["ACCELERATE_USE_CPU"] = "true"  # `--cpu --num_processes N` would silently run one process
+    with socket.socket() as s:  # a free rendezvous port: two trainings on one machine must not meet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(count),
+               "--num_machines", "1", "--main_process_port", str(port), "--dynamo_backend", "no",
+               "--mixed_precision", PRECISION[mixed_precision], "-m", module]  # fmt: skip
+    print(f"launching {count} training processes ({'GPU' if torch.cuda.is_available() else 'CPU'}): "
+          f"accelerate launch --num_processes {count} -m {module}", flush=True)  # fmt: skip
+    return subprocess.call(command, env=env)
 
 
 @dataclass
@@ -91,7 +102,7 @@ RESUMABLE_ACROSS = ("out", "steps", "workers", "checkpoint_every", "patience")
 def fingerprint(params: TrainParams, model_config: ApolloConfig, shards: str) -> str:
     """Hash of what a checkpoint depends on: training settings, architecture and the shards' summary."""
     settings = {k: v for k, v in asdict(params).items() if k not in RESUMABLE_ACROSS}
-    summary = Path(shards) / "summary.json"
+    summary = Path(shards) / paths.SUMMARY
     data = {"train": settings, "model": model_config.to_dict(),
             "shards": summary.read_text() if summary.exists() else str(shards)}  # fmt: skip
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -113,13 +124,13 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
     every = params.lr_step_epochs * params.steps_per_epoch
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, every, params.lr_gamma)
     sched_d = torch.optim.lr_scheduler.StepLR(opt_d, every, params.lr_gamma)
-    ckpt = out / "checkpoints"
+    ckpt = out / paths.CHECKPOINTS
     state = TrainState(fingerprint=fingerprint(params, model_config, shards))
     latest = load_checkpoint(ckpt, generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
     state.best_val = best_saved(ckpt, state.fingerprint)  # the file is the truth: it may be newer than the checkpoint
     generator, discriminator, opt_g, opt_d = accelerator.prepare(generator, discriminator, opt_g, opt_d)
     if accelerator.is_main_process:
-        logs = Logs(ckpt / "logs", resume_step=state.step)
+        logs = Logs(ckpt / paths.TRAIN_LOGS, resume_step=state.step)
         if latest:
             accelerator.print(f"resuming from {latest} at step {state.step}")
     stop = state.bad_evals >= params.patience  # stopped early before: a rerun finishes at once
@@ -183,12 +194,13 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
         "steps": state.step,
         "best_val_stft": state.best_val,
         "train_seconds": round(state.seconds, 1),
+        "processes": accelerator.num_processes,
         "audio_seconds_per_second": round(state.step * params.batch_size * params.crop_seconds
                                           * accelerator.num_processes / max(state.seconds, 1e-9), 2),  # fmt: skip
     }
     if accelerator.is_main_process:
         publish(ckpt, out)
-        write_json(out / "metrics.json", summary)
+        write_json(out / paths.METRICS, summary)
     accelerator.wait_for_everyone()
     return summary, accelerator.unwrap_model(generator)
 
@@ -231,12 +243,12 @@ class Logs:
 
     def __init__(self, folder: Path, resume_step: int):
         folder.mkdir(parents=True, exist_ok=True)
-        self.files = {"train": folder / "train.tsv", "val": folder / "val.tsv"}
+        self.files = {"train": folder / paths.TRAIN_LOG, "val": folder / paths.VAL_LOG}
         heads = {"train": self.TRAIN, "val": ("step", "val_stft")}
         for name, path in self.files.items():
             rows = path.read_text().splitlines()[1:] if path.exists() else []
             kept = [r for r in rows if int(r.split("\t")[0]) <= resume_step]
-            path.write_text("\n".join(["\t".join(heads[name])] + kept) + "\n")
+            write_text(path, "\n".join(["\t".join(heads[name])] + kept) + "\n")
 
     def _append(self, name: str, values) -> None:
         with open(self.files[name], "a") as f:
@@ -267,31 +279,25 @@ def best_saved(ckpt: Path, fingerprint: str) -> float:
 
 def publish(ckpt: Path, out: Path) -> None:
     """Copy the best generator and the logs out of checkpoints/ (DVC outputs, deleted before each run)."""
-    tmp = out / "generator.safetensors.tmp"
-    shutil.copyfile(ckpt / "best.safetensors", tmp)
-    os.replace(tmp, out / "generator.safetensors")
-    staging = out / ".logs.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(ckpt / "logs", staging)
-    shutil.rmtree(out / "logs", ignore_errors=True)
-    os.replace(staging, out / "logs")
+    with atomic(out / paths.GENERATOR) as tmp:
+        shutil.copyfile(ckpt / "best.safetensors", tmp)
+    with atomic(out / paths.TRAIN_LOGS, folder=True) as staging:
+        shutil.copytree(ckpt / paths.TRAIN_LOGS, staging, dirs_exist_ok=True)
 
 
 def save_checkpoint(out: Path, generator, discriminator, optim, state: TrainState) -> Path:
     """Write checkpoint-<step>/ atomically, point `latest` at it, drop older ones."""
     out.mkdir(parents=True, exist_ok=True)
     final = out / f"checkpoint-{state.step:08d}"
-    tmp = out / f".checkpoint-{state.step:08d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_generator(generator, tmp / "generator.safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in discriminator.state_dict().items()}, str(tmp / "discriminator.safetensors"))
-    opt_g, opt_d, sched_g, sched_d = optim
-    torch.save({"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(),
-                "sched_d": sched_d.state_dict(), "torch_rng": torch.get_rng_state()}, tmp / "optim.pt")  # fmt: skip
-    write_json(tmp / "state.json", asdict(state))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    for stale in out.glob(".checkpoint-*.tmp"):  # left by a run killed while saving (only the main process saves)
+        shutil.rmtree(stale, ignore_errors=True)
+    with atomic(final, folder=True) as tmp:
+        save_generator(generator, tmp / "generator.safetensors")
+        save_file({k: v.detach().cpu().contiguous() for k, v in discriminator.state_dict().items()}, str(tmp / "discriminator.safetensors"))
+        opt_g, opt_d, sched_g, sched_d = optim
+        torch.save({"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(),
+                    "sched_d": sched_d.state_dict(), "torch_rng": torch.get_rng_state()}, tmp / "optim.pt")  # fmt: skip
+        write_json(tmp / "state.json", asdict(state))
     write_text(out / "latest", final.name)
     for old in out.glob("checkpoint-*"):
         if old != final:

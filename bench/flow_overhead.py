@@ -1,5 +1,6 @@
 """The pipeline flow's cost over plain DVC: the whole pipeline on tiny params, `dvc repro` vs the Prefect flow.
-Each runs in its own fresh copy of the project (ephemeral Prefect, no server).
+Each runs in its own fresh clone of the project's last commit (ephemeral Prefect, no server), with
+profiles/tiny.yaml written into its params.yaml.
 Usage: python bench/flow_overhead.py
 """
 
@@ -15,22 +16,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apollo.pipeline import set_params  # noqa: E402
-from tests.helpers.tiny_project import TINY_OVERRIDES, commit, make_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_clone(dest: Path) -> Path:
+    """A clone of the project's last commit with the tiny profile written into params.yaml and committed."""
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
+    set_params(dest, profile=str(ROOT / "profiles" / "tiny.yaml"))
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qam", "tiny"],
+                   cwd=dest, check=True)  # fmt: skip  (DVC experiments start from a commit)
+    return dest
 
 
 def main() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with tempfile.TemporaryDirectory() as tmp:
-        plain = make_project(Path(tmp) / "dvc")
-        set_params(plain, overrides=TINY_OVERRIDES)
+        plain = tiny_clone(Path(tmp) / "dvc")
         start = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro"], cwd=plain, check=True, capture_output=True,
                        env=dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))  # fmt: skip
         dvc_s = time.perf_counter() - start
 
-        flowed = make_project(Path(tmp) / "flow")
-        set_params(flowed, overrides=TINY_OVERRIDES)
-        commit(flowed, "tiny params")
+        flowed = tiny_clone(Path(tmp) / "flow")
         # the flow runs a DVC experiment and applies it: its dvc.lock should equal plain dvc repro's
         script = "import sys; sys.path.insert(0, '.'); from flows.pipeline import pipeline; pipeline(project='.', promote=True)"
         start = time.perf_counter()

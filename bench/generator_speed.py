@@ -19,6 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from apollo.models.apollo import Apollo
 from apollo.models.convert import from_published
 from apollo.models.reference import ReferenceApollo
+from apollo.params import SR
 
 NOMINAL_PEAK = 157.0  # GFLOP/s quoted for a 2-core AVX2 EPYC (the reference machine)
 
@@ -70,7 +71,7 @@ def main() -> None:
     print(f"threads {args.threads}; measured fp32 sgemm peak {peak:.0f} GFLOP/s (nominal {NOMINAL_PEAK:.0f})")
     print(f"{'audio':>6} {'GFLOP':>7} {'oracle s/s':>11} {'ours s/s':>9} {'speed-up':>9} {'GFLOP/s':>8} {'% peak':>7} {'% nominal':>9}")
     for seconds in args.seconds:
-        x = torch.randn(1, 2, int(seconds * 44100)) * 0.1
+        x = torch.randn(1, 2, int(seconds * SR)) * 0.1
         flops = count_flops(ours, x)
         t_ours = seconds_per_run(ours, x, args.repeats)
         t_oracle = float("nan") if args.skip_oracle else seconds_per_run(oracle, x, 1)

@@ -9,6 +9,7 @@ import time
 
 from apollo.config import load_params
 from apollo.data.loader import make_loader
+from apollo.params import SR
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=100)
     args = ap.parse_args()
     folder = f"{load_params().shards.out}/train"
-    loader = make_loader(folder, batch_size=args.batch, crop_samples=int(args.crop_seconds * 44100),
+    loader = make_loader(folder, batch_size=args.batch, crop_samples=int(args.crop_seconds * SR),
                          workers=args.workers, repeat=True)  # fmt: skip
     it = iter(loader)
     next(it)  # worker start-up is not throughput

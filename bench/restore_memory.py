@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ import soundfile as sf
 import torch
 
 from apollo.checkpoint import save_generator
-from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.config import project_params
+from apollo.params import SR
+from apollo.models.apollo import Apollo
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
@@ -42,12 +45,12 @@ def main() -> None:
         tmp = Path(tmp)
         torch.manual_seed(0)
         ckpt = tmp / "g.safetensors"
-        save_generator(Apollo(ApolloConfig(feature_dim=args.feature_dim)), ckpt)
+        save_generator(Apollo(replace(project_params("paper").model, feature_dim=args.feature_dim)), ckpt)
         rng = np.random.default_rng(0)
         results = []
         for seconds in args.seconds:
             src = tmp / f"in_{seconds:g}s.wav"
-            sf.write(str(src), (0.1 * rng.standard_normal((int(seconds * 44100), 2))).astype(np.float32), 44100)
+            sf.write(str(src), (0.1 * rng.standard_normal((int(seconds * SR), 2))).astype(np.float32), SR)
             cmd = [sys.executable, "-m", "apollo", "restore", str(src), "-o", str(tmp / f"out_{seconds:g}.wav"),
                    "-c", str(ckpt), "--device", "cpu", "--chunk-seconds", str(args.chunk_seconds)]
             rss, wall = peak_rss_mb(cmd)

@@ -23,13 +23,14 @@ import soundfile as sf
 
 from apollo.audio.codec import mp3_round_trip
 from apollo.config import load_params
-from apollo.data.shards import ShardParams, write_all
+from apollo.data.shards import write_all
+from apollo.params import SR, ShardParams
 
 
 def codec_only(job):
     audio, kbps = job
-    mp3_round_trip(audio, 44100, kbps)
-    return len(audio) / 44100
+    mp3_round_trip(audio, SR, kbps)
+    return len(audio) / SR
 
 
 def main() -> None:

@@ -1,17 +1,16 @@
 """DVC stage `evaluate`: score the trained generator against the unprocessed MP3 on the test shards and real audio."""
 
-from pathlib import Path
-
+from apollo import paths
 from apollo.config import load_params
 from apollo.errors import run_command
 from apollo.evaluate import evaluate_checkpoint
+from apollo.report import overall_lines
 
 
 def main() -> None:
-    params = load_params(require_all=True)
-    result = evaluate_checkpoint(params.generator_path, Path(params.shards.out) / "test", params.evaluate)
-    print(f"overall (restored / mp3): " + ", ".join(
-        f"{m} {result['overall']['restored'][m]:.3f} / {result['overall']['mp3'][m]:.3f}" for m in result["overall"]["restored"]))
+    params = load_params()
+    result = evaluate_checkpoint(params.generator_path, paths.test_split(params.shards.out), params.evaluate)
+    print("\n".join(overall_lines(result)))
 
 
 if __name__ == "__main__":

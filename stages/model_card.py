@@ -6,7 +6,7 @@ from apollo.model_card import write_model_card
 
 
 def main() -> None:
-    params = load_params(require_all=True)
+    params = load_params()
     card = write_model_card(params.model, params.model_card.out)
     print(f"{card['parameters']:,} parameters, {card['gflop_per_second_stereo']} GFLOP per second of stereo audio")
 

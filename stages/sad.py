@@ -6,7 +6,7 @@ from apollo.errors import run_command
 
 
 def main() -> None:
-    params = load_params(require_all=True)
+    params = load_params()
     index = build_index(params.sources, params.sad.detection, params.sad.workers)
     write_index(index, params.sad.out)
     print("kept seconds per stem:", index["summary"]["kept_seconds"], "| skipped files:", index["summary"]["skipped_files"])

@@ -10,19 +10,11 @@ count (the published script assumes stereo and crashes on mono).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from apollo.params import SADParams
 
-@dataclass(frozen=True)
-class SADParams:
-    frame_ms: float = 10.0
-    window_s: float = 6.0
-    hop_s: float = 3.0
-    percentile: float = 15.0
-    floor: float = 1e-3
-    active_fraction: float = 0.5
+
 
 
 def frame_powers(audio: np.ndarray, frame: int) -> np.ndarray:
@@ -31,7 +23,7 @@ def frame_powers(audio: np.ndarray, frame: int) -> np.ndarray:
     return np.square(audio[: n * frame].astype(np.float64)).reshape(n, -1).sum(1)
 
 
-def active_segments(audio: np.ndarray, sr: int, params: SADParams = SADParams()) -> list[tuple[int, int]]:
+def active_segments(audio: np.ndarray, sr: int, params: SADParams) -> list[tuple[int, int]]:
     """Kept windows as (start, end) sample ranges; [] for a silent stem."""
     if audio.ndim == 1:
         audio = audio[:, None]

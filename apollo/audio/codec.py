@@ -23,8 +23,9 @@ import lameenc
 import numpy as np
 import soundfile as sf
 
+from apollo.params import CODECS, MPEG1_L3_KBPS
+
 LAME_DELAY = 1105
-CODECS = ("mp3", "aac", "opus")
 
 
 def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
@@ -55,8 +56,6 @@ def mp3_decode(data: bytes, length: int) -> np.ndarray:
     return fit_length(audio[LAME_DELAY:], length)
 
 
-# MPEG-1 Layer III bitrates (kbps) by header index; 44.1 kHz is MPEG-1 only
-MPEG1_L3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 
 
 def mp3_frame_kbps(data: bytes) -> int:

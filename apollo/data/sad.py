@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apollo.audio.activity import SADParams, active_segments
-from apollo.data.sources import SPLITS, Song, SourceParams, read_sources, read_stem, split_songs, stem_type
+from apollo import paths
+from apollo.audio.activity import active_segments
+from apollo.data.sources import Song, read_sources, read_stem, split_songs, stem_type
 from apollo.errors import ApolloError
 from apollo.files import write_json
 from apollo.parallel import map_progress
+from apollo.params import SPLITS, SADParams, SourceParams
 
 
 def _song_activity(job: tuple[Song, SADParams]) -> dict:
@@ -67,5 +69,5 @@ def build_index(source: SourceParams, params: SADParams, workers: int = 0) -> di
 def write_index(index: dict, out: str | Path) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "index.json", index, sort_keys=True)
-    write_json(out / "summary.json", index["summary"], sort_keys=True)
+    write_json(out / paths.SAD_INDEX, index, sort_keys=True)
+    write_json(out / paths.SUMMARY, index["summary"], sort_keys=True)

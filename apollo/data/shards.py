@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,77 +22,44 @@ import soundfile as sf
 import soxr
 
 from apollo.audio.codec import degrade_pair, fit_length
-from apollo.data.sources import SPLITS
-from apollo.files import write_json
+from apollo.files import atomic, is_url, write_json
 from apollo.parallel import map_progress
+from apollo.params import SPLITS, SR, ShardParams
 
-SR = 44100
 SPLIT_IDS = {s: i for i, s in enumerate(SPLITS)}
 SILENCE = 1e-3  # peak below which a mix counts as silent
 ATTEMPTS = 16  # recipes tried per sample before it is skipped as silent
 
 
 @dataclass(frozen=True)
-class ShardsConfig:
-    """The `shards` section of params.yaml."""
+class Index:
+    """The SAD index as the shards read it: its songs, and per split the segments that recipes draw from."""
 
-    out: str = "data/shards"
-    seed: int = 0
-    samples: dict = field(default_factory=lambda: {"train": 1600, "val": 100, "test": 200})
-    samples_per_shard: int = 100
-    seconds: float = 3.0
-    mixture_prob: float = 0.5
-    min_stems: int = 1
-    max_stems: int = 8
-    gain_db: float = 10.0
-    bitrates: tuple = (24, 32, 48, 64, 96, 128)
-    bitrate_weights: tuple | None = None  # None: uniform
-    codecs: dict = field(default_factory=lambda: {"mp3": 1.0})  # aac / opus need ffmpeg
-    workers: int = 0
-
-    def shard_count(self, split: str) -> int:
-        return -(-int(self.samples.get(split, 0)) // self.samples_per_shard)
+    songs: dict  # name -> {"split", "stems": {kind: {"files", "sr", "segments"}}}, as in the index file
+    mixtures: dict  # split -> [(song, "mixture", segment)]
+    stems: dict  # split -> {stem type: [(song, kind, segment)]}
 
 
-@dataclass(frozen=True)
-class ShardParams(ShardsConfig):
-    """What one shard is a function of: the section plus the SAD index it reads (from `sad.out`)."""
-
-    index: str = "data/sad/index.json"
-
-
-def _load_index(path: str) -> dict:
-    # keyed by modification time too: a long-lived worker must not keep a stale index
-    return _read_index(path, Path(path).stat().st_mtime_ns)
+def load_index(path: str) -> Index:
+    """Read once per process, and again when the file changes: keyed by its modification time too, so a
+    long-lived worker never keeps a stale index."""
+    return _read_index(str(path), Path(path).stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=4)
-def _read_index(path: str, mtime_ns: int) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def _pools(path: str, split: str) -> tuple[list, dict]:
-    return _split_pools(path, Path(path).stat().st_mtime_ns, split)
-
-
-@lru_cache(maxsize=16)
-def _split_pools(path: str, mtime_ns: int, split: str) -> tuple[list, dict]:
-    """Mixture segments and per-type stem segments of one split: [(song, kind, segment)]."""
-    index = _read_index(path, mtime_ns)
-    mixtures, stems = [], {}
-    for name in sorted(index["songs"]):
-        song = index["songs"][name]
-        if song["split"] != split:
-            continue
+def _read_index(path: str, mtime_ns: int) -> Index:
+    songs = json.loads(Path(path).read_text())["songs"]
+    mixtures, stems = {s: [] for s in SPLITS}, {s: {} for s in SPLITS}
+    for name in sorted(songs):
+        song = songs[name]
         for kind in sorted(song["stems"]):
-            entry = song["stems"][kind]
-            for seg in entry["segments"]:
+            for seg in song["stems"][kind]["segments"]:
                 item = (name, kind, seg)
                 if kind == "mixture":
-                    mixtures.append(item)
+                    mixtures.setdefault(song["split"], []).append(item)
                 else:
-                    stems.setdefault(kind.split("#")[0], []).append(item)
-    return mixtures, stems
+                    stems.setdefault(song["split"], {}).setdefault(kind.split("#")[0], []).append(item)
+    return Index(songs, mixtures, stems)
 
 
 def category(types: list[str], song_has_vocals: bool | None = None) -> str:
@@ -105,16 +71,17 @@ def category(types: list[str], song_has_vocals: bool | None = None) -> str:
     return "multi-stem + vocal" if "vocals" in types else "multi-stem"
 
 
-def recipe(params: ShardParams, index: dict, split: str, i: int, attempt: int) -> dict:
+def recipe(params: ShardParams, index: Index, split: str, i: int, attempt: int) -> dict:
+    """Which sources, gains, offsets, codec and bitrate make attempt `attempt` at sample `i` of `split`."""
     rng = np.random.default_rng([params.seed, SPLIT_IDS[split], i, attempt])
-    mixtures, stems = _pools(params.index, split)
+    mixtures, stems = index.mixtures[split], index.stems[split]
     crop = int(params.seconds * SR)
     def place(item):  # noqa: E306 -- a random crop inside a kept segment
         song, kind, (a, b) = item
         return {"song": song, "kind": kind, "offset": int(a + rng.integers(0, max(1, b - a - crop + 1)))}
     if mixtures and (not stems or rng.random() < params.mixture_prob):
         part = place(mixtures[int(rng.integers(len(mixtures)))]) | {"gain_db": 0.0}
-        song = index["songs"][part["song"]]
+        song = index.songs[part["song"]]
         cat = category([], any(k.startswith("vocals") for k in song["stems"]))
         parts = [part]
     else:
@@ -140,8 +107,8 @@ def recipe(params: ShardParams, index: dict, split: str, i: int, attempt: int) -
     }
 
 
-def _read_part(index: dict, part: dict, frames: int) -> np.ndarray:
-    entry = index["songs"][part["song"]]["stems"][part["kind"]]
+def _read_part(index: Index, part: dict, frames: int) -> np.ndarray:
+    entry = index.songs[part["song"]]["stems"][part["kind"]]
     sr, total = entry["sr"], None
     start = part["offset"]
     need = int(np.ceil(frames * sr / SR)) if sr != SR else frames
@@ -158,7 +125,7 @@ def _stereo(audio: np.ndarray) -> np.ndarray:
     return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
 
 
-def make_sample(params: ShardParams, index: dict, split: str, i: int) -> dict | None:
+def make_sample(params: ShardParams, index: Index, split: str, i: int) -> dict | None:
     """One training pair as WebDataset fields, or None if every attempt was silent."""
     frames = int(params.seconds * SR)
     for attempt in range(ATTEMPTS):
@@ -193,32 +160,22 @@ def shard_path(params: ShardParams, split: str, shard: int) -> str:
     return f"{params.out.rstrip('/')}/{split}/shard-{shard:06d}.tar"
 
 
-def is_url(path: str) -> bool:
-    return "://" in str(path)
-
-
 def write_shard(params: ShardParams, split: str, shard: int) -> dict:
     """Write one shard; a plain function of its arguments (mappable over a cluster).
 
     The tar is built under a temporary name and then renamed (local) or uploaded
-    in one piece (object storage, through fsspec), so no reader sees half a shard."""
-    import tempfile
-
+    in one piece (object storage, through fsspec), so no reader sees half a shard:
+    :func:`apollo.files.atomic`."""
     import webdataset as wds
 
-    index = _load_index(params.index)
+    index = load_index(params.index)
     path = shard_path(params, split, shard)
-    if is_url(path):
-        handle, name = tempfile.mkstemp(suffix=".tar")
-        os.close(handle)
-        tmp = Path(name)
-    else:
+    if not is_url(path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(path + ".tmp")
     first = shard * params.samples_per_shard
     last = min(first + params.samples_per_shard, int(params.samples[split]))
     stats = {"samples": 0, "skipped_silent": 0, "bitrate": {}, "category": {}}
-    with open(tmp, "wb") as f:
+    with atomic(path) as tmp, open(tmp, "wb") as f:
         writer = wds.TarWriter(f, mtime=0, user="apollo", group="apollo", mode=0o644)
         for i in range(first, last):
             sample = make_sample(params, index, split, i)
@@ -231,14 +188,6 @@ def write_shard(params: ShardParams, split: str, shard: int) -> dict:
             for key in ("bitrate", "category"):
                 stats[key][str(meta[key])] = stats[key].get(str(meta[key]), 0) + 1
         writer.close()
-    if is_url(path):
-        import fsspec
-
-        fs, remote = fsspec.core.url_to_fs(path)
-        fs.put_file(str(tmp), remote)
-        tmp.unlink()
-    else:
-        os.replace(tmp, path)
     return stats
 
 

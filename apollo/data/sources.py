@@ -15,11 +15,11 @@ import numpy as np
 import soundfile as sf
 
 from apollo.data.music import STEMS
+from apollo.params import READER_KINDS, SourceParams
 
 log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".flac")
 MUSDB_STEMS = ("bass", "drums", "other", "vocals")
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,6 @@ class Song:
     name: str
     stems: dict[str, tuple[str, ...]]  # stem type -> files, summed when read
     mixture: str | None = None
-
-
-@dataclass(frozen=True)
-class SourceParams:
-    kind: str = "synth"  # synth | musdb | moisesdb | folder
-    root: str = "data/synth"
-    val_fraction: float = 0.1
-    test_fraction: float = 0.15
-    split_seed: int = 0
 
 
 @dataclass
@@ -86,6 +77,7 @@ def read_moisesdb(root: Path) -> list[Song]:
 
 
 READERS = {"synth": read_folder, "folder": read_folder, "musdb": read_musdb, "moisesdb": read_moisesdb}
+assert tuple(READERS) == READER_KINDS  # the names params.yaml may choose
 
 
 def read_sources(params: SourceParams) -> SourceReport:

@@ -12,19 +12,18 @@ and ``mixture.flac`` (their exact sum), 44.1 kHz stereo, plus ``summary.json``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy import signal
 
+from apollo import paths
 from apollo.data.music import Note, Plan, compose
 from apollo.files import write_json
 from apollo.parallel import map_progress
+from apollo.params import SR, SynthParams
 
-SR = 44100
-DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 # 16-18 kHz level relative to the stem's full band (dB) that the exciter aims for
 HF_TARGET_DB = {
     "bass": -62, "bowed_strings": -46, "drums": -30, "guitar": -44, "other": -40, "other_keys": -46,
@@ -39,15 +38,6 @@ VOWELS = {  # formant (Hz, bandwidth Hz, gain) triples, roughly a tenor
 }
 
 
-@dataclass(frozen=True)
-class SynthParams:
-    out: str = "data/synth"
-    songs: int = 24
-    seconds: float = 30.0
-    seed: int = 1234
-    soundfont: str = DEFAULT_SOUNDFONT
-    exciter: bool = True
-    workers: int = 0  # 0: all cores
 
 
 def song_name(index: int) -> str:
@@ -195,5 +185,5 @@ def synthesize(params: SynthParams) -> dict:
         "stem_counts": {k: len(v) for k, v in sorted(per_stem.items())},
         "hf_16_18k_db_mean": {k: round(float(np.mean(v)), 1) for k, v in sorted(per_stem.items())},
     }
-    write_json(out / "summary.json", summary)
+    write_json(out / paths.SUMMARY, summary)
     return summary

@@ -11,7 +11,8 @@ import re
 
 import torch
 
-from apollo.models.apollo import ApolloConfig, rotary_tables, width_runs
+from apollo.models.apollo import rotary_tables, width_runs
+from apollo.params import SR, ApolloConfig
 
 # ours (relative to band_nets.i / seq_nets.i.j)  <->  published (relative to net.i.band_net / net.i.seq_net.blocks.j)
 ROFORMER_KEYS = {
@@ -50,7 +51,7 @@ def _count(state: dict, pattern: str) -> int:
     return max(found) + 1 if found else 0
 
 
-def infer_published_config(state: dict, sr: int = 44100) -> ApolloConfig:
+def infer_published_config(state: dict, sr: int = SR) -> ApolloConfig:
     """Architecture from shapes: band widths from BN.k.0, feature_dim from BN.0.1, heads from the rotary table."""
     bands = _count(state, r"BN\.(\d+)\.0\.weight")
     widths = tuple((state[f"BN.{k}.0.weight"].shape[0] - 1) // 2 for k in range(bands))
@@ -70,10 +71,12 @@ def infer_published_config(state: dict, sr: int = 44100) -> ApolloConfig:
         tcn_kernel=state["net.0.seq_net.blocks.0.conv.0.weight"].shape[-1],
         band_widths=widths,
         max_positions=cos.shape[0] if cos is not None else 100,
+        causal=False,  # the published model: centred TCN, direct mapping
+        residual=False,
     )
 
 
-def from_published(state: dict, sr: int = 44100) -> tuple[ApolloConfig, dict]:
+def from_published(state: dict, sr: int = SR) -> tuple[ApolloConfig, dict]:
     """Published state dict -> (config, state dict of :class:`Apollo`)."""
     config = infer_published_config(state, sr)
     out: dict[str, torch.Tensor] = {}

@@ -1,8 +1,9 @@
 """A straightforward Apollo generator in the published module layout.
 
 This is the *oracle*: per-band modules in Python loops, one Conv1d per 1x1
-projection, exactly the computation described in ``shared/reference`` and with
-the published ``state_dict`` names, so a published checkpoint loads into it
+projection, exactly the computation of the published implementation (Li & Luo's code;
+README "The model": its numeric fixture, tests/fixtures/apollo_tiny_reference.npz,
+is reproduced) and with the published ``state_dict`` names, so a published checkpoint loads into it
 with ``load_state_dict(strict=True)``. It shares no code with the fast model
 beyond the band geometry, so the two check each other. It is slow on purpose (it is written for
 obviousness, not speed) and serves as the test oracle and the benchmark
