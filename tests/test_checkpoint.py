@@ -4,8 +4,9 @@ import torch
 from safetensors.torch import save_file
 
 from apollo.checkpoint import CheckpointError, load_generator, save_generator
-from apollo.models.apollo import Apollo, ApolloConfig
-from tests.conftest import tiny_model, tiny_reference_model
+from apollo.models.apollo import Apollo
+from tests.helpers.params import model_config
+from tests.helpers.params import tiny_model, tiny_reference_model
 
 X = torch.randn(1, 2, 6000) * 0.2
 
@@ -16,7 +17,7 @@ def _same_as_oracle(model, oracle):
 
 
 def test_own_format_round_trip(tmp_path):
-    model = Apollo(ApolloConfig(feature_dim=16, layers=1, causal=True))
+    model = Apollo(model_config("paper", feature_dim=16, layers=1, causal=True))
     save_generator(model, tmp_path / "g.safetensors")
     loaded = load_generator(tmp_path / "g.safetensors")
     assert loaded.config == model.config

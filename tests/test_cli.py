@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from apollo.checkpoint import save_generator
-from tests.conftest import tiny_model, write_tone
+from tests.helpers.audio import write_tone
+from tests.helpers.params import tiny_model
 
 pytestmark = pytest.mark.slow  # real subprocesses: a second or two each
 
@@ -174,10 +175,11 @@ def test_evaluate_scores_a_checkpoint(tmp_path, shards):
     checkpoint = tmp_path / "identity.safetensors"
     import torch
 
-    from apollo.models.apollo import Apollo, ApolloConfig
+    from apollo.models.apollo import Apollo
+    from tests.helpers.params import model_config
 
     torch.manual_seed(0)
-    save_generator(Apollo(ApolloConfig(feature_dim=16, layers=1, residual=True)), checkpoint)
+    save_generator(Apollo(model_config("paper", feature_dim=16, layers=1, residual=True)), checkpoint)
     res = apollo("evaluate", "--checkpoint", checkpoint, "--shards", f"{shards}/test", "--no-visqol", "--real-audio", "",
                  "-o", tmp_path / "report")  # fmt: skip
     assert res.returncode == 0, res.stderr

@@ -1,28 +1,56 @@
 import dataclasses
 import pickle
-import shlex
 import subprocess
+import sys
 import typing
 
 import pytest
 import yaml
 
-from apollo.config import RULES, ConfigError, Params, apply_overrides, build_params, load_params, read_raw
+from apollo.config import (RULES, ConfigError, Params, apply_overrides, build_params, layer, load_params,
+                           profile_overrides, read_raw)  # fmt: skip
 from apollo.errors import run_command
 from apollo.model_card import model_card
-from apollo.models.apollo import ApolloConfig
-from apollo.models.discriminator import DEFAULT_WINDOWS
+from apollo.pipeline import set_params
+from tests.helpers.params import model_config, project_params
 
 
-def test_repo_params_parse_and_the_paper_profile_is_one_command_away():
-    params = load_params("params.yaml")
-    assert params.model.feature_dim < ApolloConfig().feature_dim  # the default is the CPU profile
-    # `make train-paper` runs `dvc exp run` with these -S overrides: they must give the paper's setup
-    flags = shlex.split(subprocess.run(["make", "-s", "paper-overrides"], capture_output=True, text=True, check=True).stdout)
-    overrides = [flags[i + 1] for i, f in enumerate(flags) if f == "-S"]
-    paper = build_params(apply_overrides(read_raw("params.yaml"), overrides))
-    assert paper.model == ApolloConfig()
-    assert (paper.train.disc_windows, paper.train.disc_channels, paper.train.crop_seconds) == (DEFAULT_WINDOWS, 8, 3.0)
+def test_the_paper_profile_layers_on_params_yaml():
+    cpu, paper = project_params(), project_params("paper")
+    assert (cpu.model.feature_dim, cpu.model.residual) == (32, True)  # params.yaml: the CPU profile
+    assert (paper.model.feature_dim, paper.model.layers, paper.model.heads, paper.model.residual) == (256, 6, 8, False)
+    assert paper.train.disc_windows == (32, 64, 128, 256, 512, 1024, 2048) and paper.train.mixed_precision == "bf16"
+    assert paper.model.tcn_kernel == cpu.model.tcn_kernel and paper.evaluate == cpu.evaluate  # the rest from params.yaml
+
+
+def test_make_train_paper_runs_the_profile_as_an_experiment():
+    # what `make train-paper` runs, without running DVC: the -S flags that turn params.yaml into the profile
+    res = subprocess.run([sys.executable, "-m", "apollo.experiments", "--profile", "profiles/paper.yaml", "--dry-run"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    line = res.stdout.strip()
+    assert line.startswith("dvc exp run --name paper-") and "--temp" not in line  # in the workspace: resumable
+    assert {"++model.feature_dim=256", "++model.residual=false", "++train.disc_channels=8"} <= set(line.split())
+    assert "model.tcn_kernel" not in line  # only what differs
+    bad = subprocess.run([sys.executable, "-m", "apollo.experiments", "--profile", "profiles/paper.yaml", "--dry-run",
+                          "--overrides", "model.heads=7"], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.startswith("error: params: model.feature_dim (256)"), bad.stderr
+
+
+def test_paper_params_writes_the_profile_into_params_yaml(tmp_path):
+    (tmp_path / "params.yaml").write_text(open("params.yaml").read())
+    written = set_params(tmp_path, profile="profiles/paper.yaml")
+    assert written == project_params("paper") == load_params(tmp_path / "params.yaml")
+    assert "# Every knob of the pipeline" in (tmp_path / "params.yaml").read_text()  # comments kept
+
+
+def test_layering_merges_sections_and_replaces_values():
+    base = {"train": {"steps": 1, "loss": {"alpha": 1.0, "beta": 1.0}}, "shards": {"codecs": {"mp3": 1.0, "aac": 1.0}}}
+    profile = {"train": {"loss": {"beta": 2.0}}, "shards": {"codecs": {"opus": 1.0}}}
+    assert layer(base, profile) == {"train": {"steps": 1, "loss": {"alpha": 1.0, "beta": 2.0}},
+                                    "shards": {"codecs": {"opus": 1.0}}}  # fmt: skip
+    assert profile_overrides(profile) == ["train.loss.beta=2.0", "shards.codecs={opus: 1.0}"]
+    assert base["train"]["loss"]["beta"] == 1.0  # a copy
 
 
 def test_overrides_are_checked():
@@ -59,7 +87,7 @@ def errors_of(call) -> list[str]:
 
 
 def test_repo_params_pass_every_rule_with_every_section():
-    params = load_params("params.yaml", require_all=True)
+    params = load_params("params.yaml")
     assert params.train.mixed_precision in RULES["train.mixed_precision"].choices
 
 
@@ -71,9 +99,18 @@ def leaves(cls, prefix: str = "") -> list[str]:
     return names
 
 
-def test_every_field_of_every_section_has_a_rule_and_the_defaults_follow_them():
+def dataclasses_of(cls) -> list[type]:
+    nested = [kind for kind in typing.get_type_hints(cls).values() if dataclasses.is_dataclass(kind)]
+    return [cls] + [c for kind in nested for c in dataclasses_of(kind)]
+
+
+def test_every_field_of_every_section_has_a_rule_and_no_default_in_code():
     assert sorted(leaves(Params)) == sorted(RULES)
-    assert build_params(dataclasses.asdict(Params()), require_all=True) == Params()
+    with_defaults = [f"{cls.__name__}.{f.name}" for cls in dataclasses_of(Params) for f in dataclasses.fields(cls)
+                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]  # fmt: skip
+    assert with_defaults == []  # params.yaml is the one place values are written
+    params = load_params("params.yaml")
+    assert build_params(dataclasses.asdict(params)) == params
 
 
 @pytest.mark.parametrize(
@@ -146,11 +183,17 @@ def test_every_mistake_is_reported_each_on_its_own_error_line(tmp_path, capsys):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(SystemExit) as e:
-        run_command(lambda: load_params(path, require_all=True))
+        run_command(lambda: load_params(path))
     assert e.value.code == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 5 and all(line.startswith("error: params: ") for line in lines), lines
-    assert [w for w in ("stpes", "train.steps", "train.batch_size", "sources.kind", "7, 500") if not any(w in x for x in lines)] == []
+    assert len(lines) == 4 and all(line.startswith("error: params: ") for line in lines), lines
+    assert [w for w in ("stpes", "train.steps", "train.batch_size", "sources.kind") if not any(w in x for x in lines)] == []
+    # rules across fields (here: bitrates the codec cannot make) run once every field is right
+    assert errors_of(lambda: apply_overrides(raw, ["train.steps=3", "train.batch_size=1", "sources.kind=synth"]))[-1:] == [
+        "params: unknown key(s) in 'train': stpes"]  # fmt: skip
+    del raw["train"]["stpes"]
+    assert "shards.bitrates: 7, 500 kbps not supported by mp3" in errors_of(lambda: apply_overrides(
+        raw, ["train.steps=3", "train.batch_size=1", "sources.kind=synth"]))[0]  # fmt: skip
 
 
 def test_bad_overrides_and_bad_values_are_reported_together():
@@ -165,17 +208,15 @@ def test_an_empty_params_file_is_an_error(tmp_path, text, message):
     assert message in errors_of(lambda: load_params(path))[0]
 
 
-def test_the_pipeline_needs_every_section_library_callers_do_not(tmp_path):
-    partial = {"sad": {"out": "x"}, "shards": {"seconds": 0.5, "samples_per_shard": 2}}
-    params = build_params(partial)  # defaults fill the rest; rules across sections not given are not applied
-    assert params.shards.seconds == 0.5 and params.train == Params().train
-    assert errors_of(lambda: build_params(partial, require_all=True)) == [
-        "params: missing section(s): model, model_card, synth, sources, train, evaluate (the pipeline reads every section)"]  # fmt: skip
+def test_every_section_and_key_must_be_written(tmp_path):
+    partial = {"sad": read_raw("params.yaml")["sad"]}
+    assert errors_of(lambda: build_params(partial)) == [
+        "params: missing section(s): model, model_card, synth, sources, shards, train, evaluate (the pipeline reads every section)"]  # fmt: skip
+    raw = read_raw("params.yaml")
+    del raw["train"]["crop_seconds"], raw["sad"]["detection"]["floor"]
+    assert errors_of(lambda: build_params(raw)) == ["params: missing key(s) in 'sad.detection': floor",
+                                                   "params: missing key(s) in 'train': crop_seconds"]  # fmt: skip
     assert "missing section(s): train" in errors_of(lambda: apply_overrides({**read_raw("params.yaml"), "train": None}, []))[0]
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(partial))
-    assert load_params(path) == params
-    assert "missing section(s)" in errors_of(lambda: load_params(path, require_all=True))[0]
 
 
 def test_values_are_held_as_their_type_says():
@@ -217,7 +258,7 @@ def test_dvc_repro_of_a_bad_params_file_is_error_lines_and_touches_nothing(tmp_p
 
 
 def test_model_card_counts():
-    card = model_card(ApolloConfig(feature_dim=16, layers=2, causal=True))
+    card = model_card(model_config("paper", feature_dim=16, layers=2, causal=True))
     assert card["parameters"] == 70892
     assert card["receptive_field_frames"] == {"past": 36, "future": 0}
     assert card["streaming_latency_samples"] == 881

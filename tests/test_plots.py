@@ -1,6 +1,7 @@
 """`make plots`: the dvc.yaml plots name what they draw, and the page renders in a browser with no network."""
 
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -9,24 +10,40 @@ from pathlib import Path
 import pytest
 import yaml
 
+from apollo import paths
 from apollo.plots import page_template
 from apollo.report import per_bitrate_tsv
 from apollo.train import Logs
 from tests.helpers.live import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+EVAL_COLUMNS = tuple(per_bitrate_tsv(
+    {"24": {s: {m: 0.0 for m in ("sdr", "si_snr", "visqol", "lsd")} for s in ("restored", "mp3")}}).split("\n")[0].split("\t"))
+LOGS = paths.join(PARAMS["train"]["out"], paths.TRAIN_LOGS)
 COLUMNS = {  # what the pipeline writes at each plotted path
-    "data/train/logs/train.tsv": Logs.TRAIN,
-    "data/train/logs/val.tsv": ("step", "val_stft"),
-    "data/eval/per_bitrate.tsv": tuple(per_bitrate_tsv(
-        {"24": {s: {m: 0.0 for m in ("sdr", "si_snr", "visqol", "lsd")} for s in ("restored", "mp3")}}).split("\n")[0].split("\t")),
+    paths.join(LOGS, paths.TRAIN_LOG): Logs.TRAIN,
+    paths.join(LOGS, paths.VAL_LOG): ("step", "val_stft"),
+    paths.join(PARAMS["evaluate"]["out"], paths.PER_BITRATE_TSV): EVAL_COLUMNS,
+    paths.join(PARAMS["evaluate"]["out"], paths.REAL_PER_BITRATE_TSV): EVAL_COLUMNS,
 }  # fmt: skip
-COLUMNS["data/eval/real_audio_per_bitrate.tsv"] = COLUMNS["data/eval/per_bitrate.tsv"]
+
+
+def resolve(text: str) -> str:
+    """dvc.yaml's ${...} from params.yaml and apollo/paths.py, as DVC's vars resolve them."""
+    def value(match):
+        name = match.group(1)
+        if "." not in name:
+            return getattr(paths, name)
+        section, key = name.split(".")
+        return str(PARAMS[section][key])
+
+    return re.sub(r"\$\{([\w.]+)\}", value, text)
 
 
 def plot_definitions() -> dict:
     plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
-    return {name: spec for entry in plots for name, spec in entry.items()}
+    return {name: {**spec, "y": {resolve(p): f for p, f in spec["y"].items()}} for entry in plots for name, spec in entry.items()}
 
 
 def test_every_plot_is_titled_and_draws_columns_the_pipeline_writes():
@@ -72,7 +89,8 @@ def fake_outputs(project: Path) -> None:
 def test_plots_page_renders_offline(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("dvc.yaml", "params.yaml"):
+    for name in ("dvc.yaml", "params.yaml", "apollo/paths.py"):  # dvc.yaml reads the last two as vars
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, project / name)
     subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=project, check=True)
     fake_outputs(project)

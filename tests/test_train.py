@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -8,12 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from apollo.checkpoint import load_generator
+from apollo.config import apply_overrides, layer, read_raw
 from apollo.train import fit
 from tests.helpers.train_run import TINY_MODEL, tiny_params
 
-HELPER = Path(__file__).parent / "helpers" / "train_run.py"
+HELPER = ["-m", "tests.helpers.train_run"]  # run from ROOT
 ROOT = Path(__file__).parents[1]
 
 
@@ -90,7 +93,7 @@ def checkpointed_step(out: Path) -> int:
 @pytest.mark.slow
 def test_sigkill_then_restart_resumes(shards, tmp_path):
     out = tmp_path / "train"
-    cmd = [sys.executable, str(HELPER), shards, str(out), "1000", "1"]
+    cmd = [sys.executable, *HELPER, shards, str(out), "1000", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline and checkpointed_step(out) < 3:
@@ -99,7 +102,7 @@ def test_sigkill_then_restart_resumes(shards, tmp_path):
     proc.wait()
     killed_at = checkpointed_step(out)
     assert killed_at >= 3
-    again = subprocess.run([sys.executable, str(HELPER), shards, str(out), str(killed_at + 2), "1"],
+    again = subprocess.run([sys.executable, *HELPER, shards, str(out), str(killed_at + 2), "1"],
                            cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert f"resuming from {out}/checkpoints/checkpoint-{killed_at:08d} at step {killed_at}" in again.stdout + again.stderr
@@ -110,13 +113,19 @@ def test_sigkill_then_restart_resumes(shards, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_end_with_identical_weights(shards, tmp_path):
-    out = tmp_path / "ddp"
-    env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1")
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
-    res = subprocess.run([*launcher, str(HELPER), shards, str(out), "3"], cwd=ROOT, env=env, capture_output=True, text=True)
+def test_train_processes_2_launches_two_cpu_ranks_that_agree(shards, tmp_path):
+    """`train.processes: 2` on CPU: the stage script starts itself under `accelerate launch` (the path a
+    multi-GPU machine takes with `auto`), two gloo ranks train, and their final weights are identical."""
+    raw = apply_overrides(layer(read_raw(ROOT / "params.yaml"), read_raw(ROOT / "profiles" / "tiny.yaml")), [
+        f"shards.out={shards}", f"train.out={tmp_path / 'train'}", "shards.seconds=0.5", "train.crop_seconds=0.25",
+        "train.disc_windows=[64, 256]", "train.disc_channels=2", "train.steps=3", "train.processes=2"])  # fmt: skip
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-m", "stages.train"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-3000:]
-    digests = [(out / f"rank{k}.sha256").read_text() for k in (0, 1)]  # two ranks really ran
-    assert digests[0] == digests[1]
-    assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+    assert "launching 2 training processes (CPU)" in res.stdout
+    digests = re.findall(r"^rank (\d): generator weights sha256 (\w+)$", res.stdout, re.M)
+    assert sorted(rank for rank, _ in digests) == ["0", "1"], res.stdout  # two ranks really ran
+    assert len({digest for _, digest in digests}) == 1
+    metrics = json.loads((tmp_path / "train" / "metrics.json").read_text())
+    assert (metrics["steps"], metrics["processes"]) == (3, 2)

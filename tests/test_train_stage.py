@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from apollo.pipeline import set_params
-from tests.helpers.tiny_project import TINY_OVERRIDES, dvc, make_project, venv_env
+from tests.helpers.tiny_project import TINY, dvc, make_project, venv_env
 
 
 def logged_steps(project: Path) -> list[int]:
@@ -34,7 +34,7 @@ def repro_ok(project: Path, *args: str) -> str:
 @pytest.mark.slow
 def test_reruns_never_lose_the_generator(tmp_path):
     project = make_project(tmp_path / "project")
-    set_params(project, overrides=TINY_OVERRIDES)
+    set_params(project, profile=TINY)
     repro_ok(project, "train")
     assert logged_steps(project) == [1, 2, 3, 4]
     generator = (project / "data/train/generator.safetensors").read_bytes()

@@ -1,8 +1,10 @@
 import numpy as np
 
-from apollo.audio.activity import SADParams, active_segments
+from apollo.audio.activity import active_segments
+from apollo.params import SR
+from tests.helpers.params import section
 
-SR = 44100
+DEFAULT = section("sad.detection")  # params.yaml's
 
 
 def bursts(channels: int) -> np.ndarray:
@@ -15,20 +17,20 @@ def bursts(channels: int) -> np.ndarray:
 
 def test_windows_over_silence_are_dropped_mono_and_stereo():
     for channels in (1, 2):
-        segments = active_segments(bursts(channels), SR)
+        segments = active_segments(bursts(channels), SR, DEFAULT)
         # windows of 6 s every 3 s: [0,6) kept, [3,9) half silent (not > 50 %), [6,12) half silent
         assert segments == [(0, 6 * SR)]
 
 
 def test_one_dimensional_input_and_silence():
-    assert active_segments(bursts(1)[:, 0], SR) == [(0, 6 * SR)]
-    assert active_segments(np.zeros((10 * SR, 2), np.float32), SR) == []
-    assert active_segments(np.full((10 * SR, 2), 1e-4, np.float32), SR) == []  # all frames below the floor
+    assert active_segments(bursts(1)[:, 0], SR, DEFAULT) == [(0, 6 * SR)]
+    assert active_segments(np.zeros((10 * SR, 2), np.float32), SR, DEFAULT) == []
+    assert active_segments(np.full((10 * SR, 2), 1e-4, np.float32), SR, DEFAULT) == []  # all frames below the floor
 
 
 def test_parameters_change_the_result():
     x = bursts(2)
-    loose = active_segments(x, SR, SADParams(active_fraction=0.4))
+    loose = active_segments(x, SR, section("sad.detection", active_fraction=0.4))
     assert (3 * SR, 9 * SR) in loose and (6 * SR, 12 * SR) in loose
-    short = active_segments(x, SR, SADParams(window_s=3.0, hop_s=3.0))
+    short = active_segments(x, SR, section("sad.detection", window_s=3.0, hop_s=3.0))
     assert short == [(0, 3 * SR), (3 * SR, 6 * SR), (9 * SR, 12 * SR)]

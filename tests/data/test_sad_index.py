@@ -1,13 +1,12 @@
 import pytest
 
-from apollo.audio.activity import SADParams
 from apollo.data.sad import build_index
-from apollo.data.sources import SourceParams
 from apollo.errors import ApolloError
+from tests.helpers.params import section
 
 
 def test_index_covers_songs_stems_and_gaps(stem_folder):
-    index = build_index(SourceParams(kind="folder", root=str(stem_folder)), SADParams(), workers=1)
+    index = build_index(section("sources", kind="folder", root=str(stem_folder)), section("sad.detection"), workers=1)
     assert index["summary"]["songs"] == 5
     assert set(index["summary"]["songs_per_split"].values()) >= {1}
     song = index["songs"]["song0"]
@@ -21,4 +20,4 @@ def test_nothing_usable_fails(tmp_path):
     (tmp_path / "song").mkdir()
     (tmp_path / "song" / "x.wav").write_bytes(b"garbage")
     with pytest.raises(ApolloError, match="no usable audio"):
-        build_index(SourceParams(kind="folder", root=str(tmp_path)), SADParams(), workers=1)
+        build_index(section("sources", kind="folder", root=str(tmp_path)), section("sad.detection"), workers=1)

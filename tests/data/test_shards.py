@@ -8,26 +8,19 @@ import pytest
 import soundfile as sf
 import torch
 
-from apollo.audio.activity import SADParams
 from apollo.audio.codec import estimate_lag
 from apollo.data.loader import make_loader
-from apollo.data.sad import build_index, write_index
-from apollo.data.shards import ShardParams, category, make_sample, recipe, shard_path, write_all, write_shard
-from apollo.data.sources import SourceParams
+from apollo.data.shards import category, load_index, make_sample, recipe, shard_path, write_all, write_shard
+from apollo.params import ShardParams
+from tests.helpers.data import folder_index
+from tests.helpers.params import section
 
 
 @pytest.fixture
 def shard_params(stem_folder, tmp_path):
-    index = build_index(SourceParams(kind="folder", root=str(stem_folder)), SADParams(), workers=1)
-    write_index(index, tmp_path / "sad")
-    return ShardParams(
-        index=str(tmp_path / "sad" / "index.json"),
-        out=str(tmp_path / "shards"),
-        samples={"train": 12, "val": 4, "test": 4},
-        samples_per_shard=5,
-        seconds=1.0,
-        workers=1,
-    )
+    shards = section("shards", out=str(tmp_path / "shards"), samples={"train": 12, "val": 4, "test": 4},
+                     samples_per_shard=5, seconds=1.0, workers=1)  # fmt: skip
+    return ShardParams(index=folder_index(stem_folder, tmp_path / "sad"), **shards.__dict__)
 
 
 def digest(path) -> str:
@@ -68,16 +61,12 @@ def test_any_sample_regenerates_alone(shard_params):
     write_shard(shard_params, "train", 1)  # samples 5..9
     with tarfile.open(shard_path(shard_params, "train", 1)) as tar:
         stored = tar.extractfile("train-00000007.target.flac").read()
-    from apollo.data.shards import _load_index
-
-    alone = make_sample(shard_params, _load_index(shard_params.index), "train", 7)
+    alone = make_sample(shard_params, load_index(shard_params.index), "train", 7)
     assert alone["target.flac"] == stored
 
 
 def test_recipes_follow_the_parameters(shard_params):
-    from apollo.data.shards import _load_index
-
-    index = _load_index(shard_params.index)
+    index = load_index(shard_params.index)
     mixes = [recipe(shard_params, index, "train", i, 0) for i in range(200)]
     n_mixture = sum(r["parts"][0]["kind"] == "mixture" for r in mixes)
     assert 60 < n_mixture < 140  # mixture_prob 0.5
@@ -108,3 +97,21 @@ def test_loader_returns_aligned_float_batches(shard_params):
     assert abs(lag) <= 1  # one crop offset for both halves
     endless = iter(make_loader(f"{shard_params.out}/train", batch_size=4, crop_samples=4410, repeat=True))
     assert len([next(endless) for _ in range(10)]) == 10  # 12 samples, 40 drawn: it repeats
+
+
+def test_the_index_is_read_once_and_reread_when_rewritten(shard_params):
+    import os
+
+    from apollo.files import write_json
+
+    first = load_index(shard_params.index)
+    assert load_index(shard_params.index) is first  # cached: recipes never reread the file
+    raw = json.loads(open(shard_params.index).read())
+    dropped = sorted(raw["songs"])[0]
+    del raw["songs"][dropped]
+    write_json(shard_params.index, raw)
+    stat = os.stat(shard_params.index)
+    os.utime(shard_params.index, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # whatever the clock's grain
+    again = load_index(shard_params.index)
+    assert dropped in first.songs and dropped not in again.songs
+    assert all(item[0] != dropped for split in again.mixtures.values() for item in split)

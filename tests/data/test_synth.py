@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 
 from apollo.data.music import STEMS, compose
-from apollo.data.synth import SynthParams, band_level_db, excite, make_song, song_name
+from apollo.data.synth import band_level_db, excite, make_song, song_name
+from tests.helpers.params import section
 
 pytestmark = pytest.mark.slow  # renders with fluidsynth: a few seconds
 
@@ -18,8 +19,8 @@ def digests(folder):
 
 
 def test_song_is_deterministic_and_consistent(tmp_path):
-    a = SynthParams(out=str(tmp_path / "a"), seconds=8.0, seed=5)
-    b = SynthParams(out=str(tmp_path / "b"), seconds=8.0, seed=5)
+    a = section("synth", out=str(tmp_path / "a"), seconds=8.0, seed=5)
+    b = section("synth", out=str(tmp_path / "b"), seconds=8.0, seed=5)
     summary = make_song(a, 3)
     make_song(b, 3)
     folder = tmp_path / "a" / song_name(3)
@@ -37,8 +38,8 @@ def test_song_is_deterministic_and_consistent(tmp_path):
 def test_corpus_independent_of_workers_and_hash_seed(tmp_path):
     """Same bytes with 1 or 2 worker processes and under different PYTHONHASHSEEDs."""
     code = (
-        "import sys; from apollo.data.synth import SynthParams, synthesize; "
-        "synthesize(SynthParams(out=sys.argv[1], songs=2, seconds=3.0, workers=int(sys.argv[2])))"
+        "import sys; from apollo.data.synth import synthesize; from tests.helpers.params import section; "
+        'synthesize(section("synth", out=sys.argv[1], songs=2, seconds=3.0, workers=int(sys.argv[2])))'
     )
     runs = {}
     for name, workers, hash_seed in (("a", 1, "1"), ("b", 2, "2")):

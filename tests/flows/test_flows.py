@@ -2,19 +2,17 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from apollo.audio.activity import SADParams
 from apollo.data.loader import make_loader
 from apollo.data.sad import build_index, write_index
 from apollo.data.shards import write_all
-from apollo.data.sources import SourceParams
-from apollo.config import load_params
-from tests.helpers.tiny_project import make_project
+from apollo.config import layer, load_params, read_raw
+from tests.helpers.params import section
+from tests.helpers.tiny_project import ROOT, make_project
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -26,11 +24,12 @@ def digests(folder: Path) -> dict[str, str]:
 @pytest.fixture
 def small_project(stem_folder, tmp_path) -> Path:
     """params.yaml whose shards section reads a SAD index of the test stems."""
-    index = build_index(SourceParams(kind="folder", root=str(stem_folder)), SADParams(), workers=1)
+    index = build_index(section("sources", kind="folder", root=str(stem_folder)), section("sad.detection"), workers=1)
     write_index(index, tmp_path / "sad")
-    params = {"sad": {"out": str(tmp_path / "sad")},
-              "shards": {"out": str(tmp_path / "stage"), "samples": {"train": 6, "val": 2, "test": 2},
-                         "samples_per_shard": 2, "seconds": 0.5, "workers": 1}}  # fmt: skip
+    params = layer(read_raw(ROOT / "params.yaml"), {
+        "sad": {"out": str(tmp_path / "sad")},
+        "shards": {"out": str(tmp_path / "stage"), "samples": {"train": 6, "val": 2, "test": 2},
+                   "samples_per_shard": 2, "seconds": 0.5, "workers": 1}})  # fmt: skip
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
 

@@ -12,7 +12,7 @@ import yaml
 
 from apollo.experiments import read_file
 from apollo.pipeline import set_params
-from tests.helpers.tiny_project import TINY_OVERRIDES, commit, make_project
+from tests.helpers.tiny_project import TINY, commit, make_project
 
 WATCHED = ("params.yaml", "dvc.lock", "data/train/generator.safetensors", "data/eval/metrics.json")
 
@@ -42,7 +42,7 @@ def test_retrains_are_experiments_and_only_promotion_changes_the_workspace(tmp_p
     from flows.pipeline import pipeline
 
     project = make_project(tmp_path / "project")
-    set_params(project, overrides=TINY_OVERRIDES)
+    set_params(project, profile=TINY)
     commit(project, "tiny params")
 
     # a plain retrain of a workspace with no results yet: no worse than nothing, so promoted
@@ -65,7 +65,7 @@ def test_retrains_are_experiments_and_only_promotion_changes_the_workspace(tmp_p
     held = experiment(project, second["experiment"])
     assert held["params"]["train"]["lr_g"] == 0.005 and held["train"]["steps"] == 5
     listed = exp_show(project)[second["experiment"]]
-    assert listed["train.lr_g"] == 0.005 and listed["train.steps"] == 5 and "overall.restored.si_snr" in listed
+    assert listed["train.lr_g"] == 0.005 and listed["train.steps"] == 5 and "sets.synthetic.overall.restored.si_snr" in listed
 
     # two runs at once (two processes, one server): each experiment holds its own settings and results
     env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value())

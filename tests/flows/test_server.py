@@ -11,7 +11,7 @@ import yaml
 
 from apollo.pipeline import set_params
 from tests.helpers.live import PREFECT, api, prefect_server, stop, wait_for
-from tests.helpers.tiny_project import TINY_OVERRIDES, commit, make_project
+from tests.helpers.tiny_project import TINY, commit, make_project
 
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
@@ -46,7 +46,7 @@ def test_the_scheduler_creates_runs_and_a_worker_completes_them(tmp_path):
     with prefect_server(tmp_path, **settings) as (base, env):
         url = f"{base}/api"
         project = make_project(tmp_path / "project")
-        set_params(project, overrides=TINY_OVERRIDES)
+        set_params(project, profile=TINY)
         add_test_deployment(project)
         commit(project, "tiny params, a deployment due now")
         run = lambda *cmd: subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731

@@ -10,15 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# the whole pipeline in about a minute on 2 cores: tiny corpus, model and budget, ViSQOL off
-TINY_OVERRIDES = [
-    "synth.songs=3", "synth.seconds=8.0",
-    "shards.samples={train: 8, val: 2, test: 4}", "shards.samples_per_shard=4", "shards.seconds=1.0",
-    "model.feature_dim=16", "model.layers=1",
-    "train.steps=4", "train.batch_size=2", "train.eval_every=2", "train.checkpoint_every=2", "train.val_batches=1",
-    "train.workers=0", "evaluate.visqol=false", "evaluate.real_clips=1", "evaluate.real_bitrates=[32]",
-    "evaluate.real_seconds=1.0", "evaluate.examples=1",
-]  # fmt: skip
+TINY = ROOT / "profiles" / "tiny.yaml"  # the whole pipeline in about a minute on 2 cores
 
 
 def make_project(dest: Path) -> Path:
@@ -44,7 +36,8 @@ def commit(project: Path, message: str) -> None:
 
 
 def venv_env() -> dict:
-    """The environment DVC runs stages in: they call `python`, so this interpreter's folder comes first on PATH."""
+    """This interpreter's folder first on PATH: a project copy has no .venv, so `stages/python` takes python3
+    from PATH (tests/test_stage_interpreter.py covers the .venv it finds in a real checkout)."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 

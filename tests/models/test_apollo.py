@@ -3,10 +3,13 @@ import json
 import pytest
 import torch
 
-from apollo.models.apollo import Apollo, ApolloConfig
+from apollo.models.apollo import Apollo
+from apollo.params import ApolloConfig
+from tests.helpers.params import model_config
 from apollo.models.convert import from_published, infer_published_config, to_published
 from apollo.models.reference import ReferenceApollo
-from tests.conftest import FIXTURES, tiny_model, tiny_reference_model
+from tests.conftest import FIXTURES
+from tests.helpers.params import tiny_model, tiny_reference_model
 
 
 def test_oracle_reproduces_published_output(tiny_reference):
@@ -31,7 +34,7 @@ def test_fast_model_reproduces_published_output(tiny_reference):
 
 def test_paper_size_matches_published_layout():
     schema = json.loads((FIXTURES / "apollo_paper_state_dict_schema.json").read_text())
-    model = Apollo()
+    model = Apollo(model_config("paper"))
     assert model.num_parameters() == schema["num_parameters"] == 16_539_308
     published = to_published(model.config, model.state_dict())
     assert {k: list(v.shape) for k, v in published.items()} == schema["state_dict"]
@@ -103,16 +106,16 @@ def test_causal_output_ignores_the_future():
 
 
 def test_config_round_trip_and_rejects_unknown_keys():
-    config = ApolloConfig(feature_dim=32, causal=True)
+    config = model_config("paper", feature_dim=32, causal=True)
     assert ApolloConfig.from_dict(config.to_dict()) == config
-    assert config.widths == ApolloConfig(band_widths=config.widths).widths
+    assert config.widths == model_config("paper", band_widths=config.widths).widths
     with pytest.raises(ValueError, match="unknown"):
         ApolloConfig.from_dict({"feature_dims": 3})
 
 
 def test_residual_model_starts_as_identity_and_learns_a_correction():
     torch.manual_seed(0)
-    model = Apollo(ApolloConfig(feature_dim=16, layers=1, residual=True))
+    model = Apollo(model_config("paper", feature_dim=16, layers=1, residual=True))
     x = torch.randn(2, 2, 8000) * 0.1
     out = model(x)
     assert (out - x).abs().max() < 1e-5  # STFT -> iSTFT round trip only

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from apollo.models.streaming import StreamingApollo
-from tests.conftest import tiny_model
+from tests.helpers.params import tiny_model
 
 
 @pytest.mark.parametrize("sizes", [[1000], [1, 7, 441, 882, 3000, 10001], [60000]])

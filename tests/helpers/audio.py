@@ -1,0 +1,30 @@
+"""Test audio: tones, noise, and writing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from apollo.params import SR
+
+
+def write_tone(path: Path, seconds: float = 1.0, sr: int = SR, channels: int = 2, **kw) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    audio = np.stack([0.3 * np.sin(2 * np.pi * (220 + 110 * c) * t) for c in range(channels)], 1).astype(np.float32)
+    sf.write(str(path), audio, sr, **kw)
+    return audio
+
+
+def noise(seconds: float, seed: int, channels: int = 2, gap: tuple[float, float] | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = (0.1 * rng.standard_normal((int(seconds * SR), channels))).astype(np.float32)
+    if gap:
+        x[int(gap[0] * SR) : int(gap[1] * SR)] = 0
+    return x
+
+
+def write(path: Path, audio: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio, SR)
