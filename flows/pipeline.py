@@ -22,7 +22,7 @@ from prefect.runtime import flow_run
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file by workers, not as a package
 
 from apollo import experiments  # noqa: E402
-from apollo.config import Params, apply_overrides, build_params, read_raw  # noqa: E402
+from apollo.config import Params, apply_overrides, build_params, layer, read_raw  # noqa: E402
 from apollo.errors import run_command  # noqa: E402
 from apollo.pipeline import metrics_table, stage_order, stage_summary  # noqa: E402
 from apollo.report import artifact_markdown  # noqa: E402
@@ -31,9 +31,9 @@ from apollo.report import artifact_markdown  # noqa: E402
 def validated(project: Path, params_file: str | None, overrides: list[str]) -> tuple[dict, dict, Params]:
     """(workspace params, the run's params, parsed): every mistake reported before anything runs."""
     workspace = read_raw(project / "params.yaml")
-    source = read_raw(project / params_file) if params_file else workspace
+    source = layer(workspace, read_raw(project / params_file)) if params_file else workspace
     target = apply_overrides(source, overrides)
-    return workspace, target, build_params(target, require_all=True)
+    return workspace, target, build_params(target)
 
 
 @task(task_run_name="dvc exp run {name}")
@@ -52,7 +52,7 @@ def pipeline(project: str = ".", params_file: str | None = None, overrides: list
              stages: list[str] | None = None, promote: bool | None = None) -> dict:  # fmt: skip
     """Rebuild data, retrain and re-evaluate as a DVC experiment named after this flow run.
 
-    params_file: a params file (relative to the project) to run with instead of params.yaml; overrides:
+    params_file: a profile (relative to the project, e.g. profiles/paper.yaml) layered on params.yaml; overrides:
     `section.key=value` settings on top (YAML values, as `dvc exp run -S`); stages: only these stages
     (and what they need). promote: make the experiment the workspace's (`dvc exp apply`): true, false,
     or unset: promote a plain run (no params_file, no overrides, every stage) when its evaluation
@@ -100,7 +100,7 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description="Retrain as a DVC experiment in a Prefect flow (ephemeral, no server needed).")
-    parser.add_argument("--params-file", help="run with this params file instead of params.yaml")
+    parser.add_argument("--params-file", help="a profile layered on params.yaml, e.g. profiles/paper.yaml")
     parser.add_argument("--overrides", nargs="*", default=[], help="section.key=value settings, e.g. train.steps=50")
     parser.add_argument("--stages", nargs="*", help="only these stages (and what they need)")
     choice = parser.add_mutually_exclusive_group()
