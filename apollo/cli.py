@@ -190,12 +190,13 @@ def evaluate(
     from apollo import paths
     from apollo.config import load_params
     from apollo.evaluate import evaluate_checkpoint
+    from apollo.files import is_url
     from apollo.report import overall_lines
 
     project = load_params(params_file)
 
     def in_project(path: str) -> str:  # the params' paths are relative to the project, where DVC runs the stage
-        return path if not path or "://" in path else str(params_file.parent / path)
+        return path if not path or is_url(path) else str(params_file.parent / path)
 
     if checkpoint is None:
         checkpoint = Path(in_project(project.generator_path))

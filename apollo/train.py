@@ -58,8 +58,9 @@ def process_count(processes: str | int) -> int:
 def needs_launch(processes: str | int) -> bool:
     """True in a plain `python -m stages.train` that should run as several processes; False inside a launched
     (or `accelerate launch`ed) one."""
-    already = os.environ.get(LAUNCHED) or int(os.environ.get("WORLD_SIZE", "1")) > 1
-    return not already and process_count(processes) > 1
+    # every `accelerate launch` (one process too, which sets no WORLD_SIZE) sets ACCELERATE_DYNAMO_BACKEND
+    launched = LAUNCHED in os.environ or "ACCELERATE_DYNAMO_BACKEND" in os.environ or "WORLD_SIZE" in os.environ
+    return not launched and process_count(processes) > 1
 
 
 def launch(processes: str | int, mixed_precision: str, module: str) -> int:
@@ -99,9 +100,11 @@ class TrainState:
 RESUMABLE_ACROSS = ("out", "steps", "workers", "checkpoint_every", "patience")
 
 
-def fingerprint(params: TrainParams, model_config: ApolloConfig, shards: str) -> str:
-    """Hash of what a checkpoint depends on: training settings, architecture and the shards' summary."""
+def fingerprint(params: TrainParams, model_config: ApolloConfig, shards: str, processes: int) -> str:
+    """Hash of what a checkpoint depends on: training settings, architecture, the shards' summary and the number
+    of processes that really train (the global batch; `train.processes: auto` is a different count per machine)."""
     settings = {k: v for k, v in asdict(params).items() if k not in RESUMABLE_ACROSS}
+    settings["processes"] = processes
     summary = Path(shards) / paths.SUMMARY
     data = {"train": settings, "model": model_config.to_dict(),
             "shards": summary.read_text() if summary.exists() else str(shards)}  # fmt: skip
@@ -125,7 +128,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, every, params.lr_gamma)
     sched_d = torch.optim.lr_scheduler.StepLR(opt_d, every, params.lr_gamma)
     ckpt = out / paths.CHECKPOINTS
-    state = TrainState(fingerprint=fingerprint(params, model_config, shards))
+    state = TrainState(fingerprint=fingerprint(params, model_config, shards, accelerator.num_processes))
     latest = load_checkpoint(ckpt, generator, discriminator, (opt_g, opt_d, sched_g, sched_d), state)
     state.best_val = best_saved(ckpt, state.fingerprint)  # the file is the truth: it may be newer than the checkpoint
     generator, discriminator, opt_g, opt_d = accelerator.prepare(generator, discriminator, opt_g, opt_d)
@@ -278,7 +281,8 @@ def best_saved(ckpt: Path, fingerprint: str) -> float:
 
 
 def publish(ckpt: Path, out: Path) -> None:
-    """Copy the best generator and the logs out of checkpoints/ (DVC outputs, deleted before each run)."""
+    """Copy the best generator and the logs out of checkpoints/ (DVC outputs; the generator is `persist`, the logs
+    are deleted by DVC before each run)."""
     with atomic(out / paths.GENERATOR) as tmp:
         shutil.copyfile(ckpt / "best.safetensors", tmp)
     with atomic(out / paths.TRAIN_LOGS, folder=True) as staging:

@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from apollo.checkpoint import save_generator
+from apollo.config import PROJECT as ROOT
+from apollo.config import layer, read_raw
 from tests.helpers.audio import write_tone
 from tests.helpers.params import tiny_model
 
@@ -158,7 +161,8 @@ def test_help_explains():
 
 
 def test_restore_defaults_to_the_pipelines_generator(tmp_path, ckpt):
-    (tmp_path / "params.yaml").write_text("train:\n  out: trained\n")
+    raw = layer(read_raw(ROOT / "params.yaml"), {"train": {"out": "trained"}})  # a project elsewhere
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     write_tone(tmp_path / "song.wav")
     missing = apollo("restore", "song.wav", cwd=tmp_path)
     assert_user_error(missing, "make repro")

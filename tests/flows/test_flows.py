@@ -89,6 +89,17 @@ def test_params_overrides_are_validated_before_writing(tmp_path):
     assert "# the step budget" in (project / "params.yaml").read_text()  # comments survive
 
 
+def test_the_flow_takes_a_profile_as_its_params_file():
+    from apollo.experiments import set_param_args
+    from flows.pipeline import validated
+
+    workspace, target, params = validated(ROOT, "profiles/paper.yaml", ["train.steps=7"])
+    assert params.model.feature_dim == 256 and params.train.steps == 7  # the profile, then the overrides
+    assert params.evaluate == load_params(ROOT / "params.yaml").evaluate  # the rest: params.yaml's
+    args = set_param_args(workspace, target)
+    assert "++model.feature_dim=256" in args and not any("evaluate." in a for a in args)  # only what differs
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script, args, message", [
     ("flows/pipeline.py", ["--overrides", "train.stepz=3"], "unknown key(s) in 'train': stepz"),
