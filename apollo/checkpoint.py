@@ -28,9 +28,10 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from apollo.errors import ApolloError
 from apollo.files import atomic
+from apollo.models import unpickle
 from apollo.models.apollo import Apollo
-from apollo.params import ApolloConfig
 from apollo.models.convert import from_published, is_published_layout
+from apollo.params import ApolloConfig
 
 FORMAT = "apollo-restore"
 LIGHTNING_PREFIX = "audio_model."
@@ -80,12 +81,23 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[ApolloConfig, dict[str, to
         raise CheckpointError(f"{path}: not a checkpoint (neither a safetensors nor a torch file)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsupported content"
-        raise CheckpointError(f"{path}: refusing to unpickle non-tensor objects ({first})") from None
+    except pickle.UnpicklingError as e:  # foreign classes (a Lightning checkpoint's hyper_parameters): run none
+        obj = _restricted_load(path, e)
     except Exception as e:  # corrupt zip, truncated file, ...
         raise CheckpointError(f"{path}: unreadable torch file ({type(e).__name__}: {e})") from None
     return _from_torch_object(path, obj)
+
+
+def _restricted_load(path: Path, refused: Exception):
+    """Tensors and containers only, every other class an inert stand-in (apollo.models.unpickle): never
+    `weights_only=False`, never an import of a module the file names."""
+    if not zipfile.is_zipfile(path):
+        first = str(refused).strip().splitlines()[0] if str(refused).strip() else "unsupported content"
+        raise CheckpointError(f"{path}: legacy torch file with non-tensor objects; refusing to unpickle ({first})")
+    try:
+        return unpickle.load(path)
+    except unpickle.UnpickleError as e:
+        raise CheckpointError(f"{path}: unreadable torch file ({e})") from None
 
 
 def _is_safetensors(path: Path) -> bool:

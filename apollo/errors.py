@@ -1,7 +1,16 @@
 """User-facing errors: the CLI prints their message as one line and exits 1, no traceback."""
 
+import re
 import sys
 from collections.abc import Callable
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour and cursor codes (torch's own messages carry some)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # any other terminal control, e.g. from a file name
+
+
+def printable(text: str) -> str:
+    """A message safe to print: ANSI codes dropped, other control characters shown as '?'."""
+    return CONTROL.sub("?", ANSI.sub("", text))
 
 
 class ApolloError(Exception):
@@ -19,7 +28,7 @@ def run_command(command: Callable[[], object]) -> None:
         command()
     except ApolloError as e:
         for message in e.messages():
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {printable(message)}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,3 +1,10 @@
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -5,8 +12,9 @@ from safetensors.torch import save_file
 
 from apollo.checkpoint import CheckpointError, load_generator, save_generator
 from apollo.models.apollo import Apollo
-from tests.helpers.params import model_config
-from tests.helpers.params import tiny_model, tiny_reference_model
+from apollo.models.convert import to_published
+from tests.helpers.audio import write_tone
+from tests.helpers.params import model_config, tiny_model, tiny_reference_model
 
 X = torch.randn(1, 2, 6000) * 0.2
 
@@ -54,12 +62,99 @@ class Evil:
         return (print, ("code ran",))
 
 
-def test_refuses_to_unpickle_code(tmp_path, capsys):
-    path = tmp_path / "evil.pt"
-    torch.save({"state_dict": {}, "x": Evil()}, path)
-    with pytest.raises(CheckpointError, match="refusing to unpickle"):
-        load_generator(path)
-    assert "code ran" not in capsys.readouterr().out
+class System:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_code_in_a_checkpoint_never_runs(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    oracle = tiny_reference_model()
+    state = {f"audio_model.{k}": v for k, v in oracle.state_dict().items()}
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": state, "hyper_parameters": {"x": Evil(), "y": System(marker)}}, path)
+    assert _same_as_oracle(load_generator(path), oracle)  # the tensors load; the code is an inert stand-in
+    assert not marker.exists() and "code ran" not in capsys.readouterr().out
+    torch.save({"x": System(marker)}, tmp_path / "only_code.pt")
+    with pytest.raises(CheckpointError, match="unknown checkpoint layout"):
+        load_generator(tmp_path / "only_code.pt")
+    assert not marker.exists()
+
+
+def foreign_module(name: str) -> types.ModuleType:
+    """A module a checkpoint's pickle names, present while saving only (as on the author's machine)."""
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        module = types.ModuleType(".".join(parts[:i]))
+        module.__path__ = []
+        sys.modules[module.__name__] = module
+    return sys.modules[name]
+
+
+def foreign_class(module: types.ModuleType, name: str, **attrs) -> type:
+    cls = type(name, (), attrs)
+    cls.__module__, cls.__qualname__ = module.__name__, name
+    setattr(module, name, cls)
+    return cls
+
+
+@pytest.fixture
+def omegaconf_like():
+    """Objects shaped as omegaconf's DictConfig (a container holding metadata and node objects) and a project's
+    own config class, of modules that do not exist when the checkpoint is read."""
+    modules = [foreign_module("omegaconf.dictconfig"), foreign_module("omegaconf.nodes"), foreign_module("myproj.conf")]
+    DictConfig = foreign_class(modules[0], "DictConfig")
+    AnyNode = foreign_class(modules[1], "AnyNode")
+    Settings = foreign_class(modules[2], "Settings")
+
+    def config(feature_dim: int):
+        node = AnyNode()
+        node.__dict__.update(_val=feature_dim, _metadata={"ref_type": "Any"})
+        cfg = DictConfig()
+        cfg.__dict__.update(_content={"feature_dim": node, "sr": 44100}, _parent=None)
+        settings = Settings()
+        settings.__dict__.update(model=cfg, name="vocal")
+        return {"cfg": cfg, "args": argparse.Namespace(feature_dim=feature_dim, win=20), "settings": settings}
+
+    yield config
+    for name in [m for m in sys.modules if m.split(".")[0] in ("omegaconf", "myproj")]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("feature_dim", [128, 192, 256, 384])
+def test_community_lightning_checkpoints_of_every_size(tmp_path, omegaconf_like, feature_dim):
+    torch.manual_seed(feature_dim)
+    config = model_config("paper", feature_dim=feature_dim, layers=1)
+    ours = Apollo(config).eval()
+    published = to_published(config, ours.state_dict())
+    state = {f"audio_model.{k}": v for k, v in published.items()} | {"discriminator.conv.weight": torch.randn(4, 2, 3, 3)}
+    path = tmp_path / f"universal_{feature_dim}.ckpt"
+    torch.save({"state_dict": state, "epoch": 7, "hyper_parameters": omegaconf_like(feature_dim)}, path)
+    for name in [m for m in sys.modules if m.split(".")[0] in ("omegaconf", "myproj")]:
+        del sys.modules[name]  # the reader has none of the modules the pickle names
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)  # what refused these files before
+    loaded = load_generator(path)
+    assert loaded.config == config
+    x = 0.1 * torch.randn(1, 2, 8820)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), ours(x))
+    assert not any(m.split(".")[0] in ("omegaconf", "myproj") for m in sys.modules)  # nothing was imported
+
+
+def test_checkpoint_errors_carry_no_terminal_escapes(tmp_path):
+    write_tone(tmp_path / "in.wav")
+    odd = tmp_path / "odd.pt"
+    torch.save({"\x1b[31mred\x1b[0m": torch.zeros(2)}, odd)  # a key that would colour the terminal
+    named = tmp_path / "\x1b]0;title\x07.pt"  # a file name that would set the terminal's title
+    for checkpoint in (odd, named):
+        res = subprocess.run([sys.executable, "-m", "apollo", "restore", str(tmp_path / "in.wav"), "-c", str(checkpoint)],
+                             capture_output=True, text=True)  # fmt: skip
+        assert res.returncode == 1 and res.stderr.startswith("error: "), res.stderr
+        assert not any(c in res.stderr for c in "\x1b\x07\x9b"), repr(res.stderr)
 
 
 @pytest.mark.parametrize(
