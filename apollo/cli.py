@@ -14,6 +14,8 @@ from apollo.errors import ApolloError, run_command
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain click help: reads at 80 columns, nothing cut (rich's boxes squeeze it)
+    pretty_exceptions_enable=False,
     help="Apollo: restore lossy-compressed (MP3, AAC, ...) music with a band-sequence GAN generator.",
 )
 
@@ -34,9 +36,39 @@ class Format(str, Enum):
     flac = "flac"
 
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".wma", ".opus", ".aif", ".aiff")
+BITS = {"float": "FLOAT", "24": "PCM_24", "16": "PCM_16"}  # --bits -> soundfile subtype
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"apollo {version('apollo-restore')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     """Apollo: restore lossy-compressed (MP3, AAC, ...) music with a band-sequence GAN generator."""
+
+
+def expand_inputs(inputs: list[Path], recursive: bool) -> list[Path]:
+    """Files as given; a folder stands for its audio files (sorted; with `recursive`, its subfolders' too),
+    leaving out earlier outputs (*.restored.*)."""
+    files = []
+    for item in inputs:
+        if not item.is_dir():
+            files.append(item)
+            continue
+        found = sorted(p for p in (item.rglob("*") if recursive else item.iterdir())
+                       if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and ".restored." not in p.name)  # fmt: skip
+        if not found:
+            raise UserError(f"{item}: no audio files in this folder{'' if recursive else ' (--recursive for subfolders)'}")
+        files += found
+    return files
 
 
 def pick_device(name: str) -> str:
@@ -58,7 +90,7 @@ def pick_device(name: str) -> str:
 def output_paths(inputs: list[Path], out: Optional[Path], fmt: str) -> list[Path]:
     """Where each input's restoration goes: beside it, into a folder, or to one named file."""
     suffix = f".{fmt}"
-    if out is not None and (out.is_dir() or len(inputs) > 1 or not out.suffix):
+    if out is not None and output_is_folder(inputs, out):
         if out.exists() and not out.is_dir():
             raise UserError(f"-o {out}: several inputs need an output folder, and this is a file")
         return [out / f"{p.stem}.restored{suffix}" for p in inputs]
@@ -100,9 +132,12 @@ def default_checkpoint() -> Path:
 
 @app.command()
 def restore(
-    inputs: list[Path] = typer.Argument(..., help="Audio files: wav, flac, ogg, mp3; m4a/aac/wma etc. need ffmpeg."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Audio files (wav, flac, ogg, mp3; m4a/aac/wma etc. need ffmpeg) or folders of them."
+    ),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Also take audio files in subfolders of folders given."),
     output: Optional[Path] = typer.Option(
-        None, "-o", "--output", help="Output file (one input) or folder. Default: <input>.restored.<format> beside it."
+        None, "-o", "--output", help="Output file (one input) or folder (created if missing). Default: <input>.restored.<format> beside it."
     ),
     checkpoint: Optional[Path] = typer.Option(
         None, "--checkpoint", "-c", help="Generator weights: ours (.safetensors) or a published Apollo checkpoint. "
@@ -116,7 +151,7 @@ def restore(
         Format.wav, "--format", help="Output format (44.1 kHz) for default or folder outputs; -o FILE uses its suffix."
     ),
     bits: str = typer.Option(
-        "float", help="Sample format: 'float' (32-bit float, wav only) or '24' (24-bit PCM). flac is always 24-bit."
+        "float", help="Sample format: 'float' (32-bit float, wav only), '24' or '16' (PCM). flac: 24 unless 16."
     ),
     overwrite: bool = typer.Option(False, help="Replace existing output files."),
 ) -> None:
@@ -129,22 +164,40 @@ def restore(
     from apollo.audio.io import probe
     from apollo.checkpoint import load_generator
 
-    if bits not in ("float", "24"):
-        raise UserError(f"--bits {bits}: choose 'float' or '24'")
+    if bits not in BITS:
+        raise UserError(f"--bits {bits}: choose 'float', '24' or '16'")
+    inputs = expand_inputs(inputs, recursive)
     outputs = output_paths(inputs, output, format.value)
     infos = [probe(p) for p in inputs]  # every input checked before anything is written
     check_paths(inputs, outputs, overwrite)
+    made = {output} if output is not None and output_is_folder(inputs, output) else set()
     for dst in outputs:
-        if not dst.parent.is_dir():
+        if dst.parent not in made and not dst.parent.is_dir():
             raise UserError(f"output folder does not exist: {dst.parent}")
     dev = pick_device(device.value)
-    model = load_generator(checkpoint or default_checkpoint(), dev)
+    path = checkpoint or default_checkpoint()
+    model = load_generator(path, dev)
+    check_weights(model, path)
+    for folder in made:  # -o DIR: made once every check has passed, so a mistake leaves nothing behind
+        folder.mkdir(parents=True, exist_ok=True)
     _restore_all(model, infos, outputs, chunk_seconds, bits)
+
+
+def check_weights(model, path: Path) -> None:
+    """A damaged checkpoint (a NaN, a flipped exponent bit) would restore to NaN or huge peaks: refuse it."""
+    import torch
+
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise UserError(f"{path}: weight {name} is not finite (NaN or Inf): a damaged checkpoint")
+        if tensor.is_floating_point() and tensor.numel() and tensor.abs().max() > 1e6:
+            raise UserError(f"{path}: weight {name} reaches {tensor.abs().max().item():.3g}: a damaged checkpoint")
 
 
 def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    import soundfile as sf
 
     from apollo.restore import restore_file
 
@@ -155,17 +208,42 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
         for info, dst in zip(infos, outputs):
             task = bar.add_task(info.path.name, total=None)
             # the output's suffix decides its format; flac holds no float samples
-            subtype = "PCM_24" if bits == "24" or dst.suffix.lower() == ".flac" else "FLOAT"
-            restore_file(
-                model,
-                info,  # probed already: not decoded or probed twice
-                dst,
-                chunk_seconds=chunk_seconds,
-                subtype=subtype,
-                progress=lambda n, t=task: bar.advance(t, n),
-                on_start=lambda frames, t=task: bar.update(t, total=frames),
-            )
+            subtype = "PCM_24" if bits == "float" and dst.suffix.lower() == ".flac" else BITS[bits]
+            try:
+                restore_file(
+                    model,
+                    info,  # probed already: not decoded or probed twice
+                    dst,
+                    chunk_seconds=chunk_seconds,
+                    subtype=subtype,
+                    progress=lambda n, t=task: bar.advance(t, n),
+                    on_start=lambda frames, t=task: bar.update(t, total=frames),
+                )
+            except (OSError, sf.LibsndfileError) as e:  # reading is checked (AudioError): this is the output side
+                raise UserError(f"cannot write {dst}: {write_problem(dst, e)}") from None
             console.print(f"wrote {dst}", soft_wrap=True, highlight=False)  # never wrapped: paths stay copyable
+
+
+def output_is_folder(inputs: list[Path], out: Path) -> bool:
+    return out.is_dir() or len(inputs) > 1 or not out.suffix
+
+
+def write_problem(dst: Path, error: Exception) -> str:
+    """Why writing failed, in words: libsndfile only says "System error"."""
+    import errno
+    import os
+    import shutil
+
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on the device"
+    if not os.access(dst.parent, os.W_OK):
+        return "the folder is not writable (read-only or no permission)"
+    try:
+        if shutil.disk_usage(dst.parent).free < 1 << 20:
+            return "no space left on the device"
+    except OSError:
+        pass
+    return (error.strerror if isinstance(error, OSError) and error.strerror else str(error)).splitlines()[0]
 
 
 @app.command()
@@ -215,6 +293,12 @@ def evaluate(
 
 
 def main() -> None:
+    import signal
+
+    def terminated(signum, frame):  # as Ctrl-C: temporary outputs and decoded files are removed on the way out
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     run_command(app)
 
 

@@ -115,7 +115,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
         "output exists": (["good.wav", "-o", "exists.wav"], "--overwrite"),
         "checkpoint missing": (["good.wav", "-o", "o.wav", "CKPT=nope.safetensors"], "checkpoint not found"),
         "checkpoint unknown": (["good.wav", "-o", "o.wav", "CKPT=bad.safetensors"], "not a checkpoint"),
-        "bad bits": (["good.wav", "-o", "o.wav", "--bits", "16"], "--bits"),
+        "bad bits": (["good.wav", "-o", "o.wav", "--bits", "8"], "--bits"),
     }
 
 
@@ -192,3 +192,81 @@ def test_evaluate_scores_a_checkpoint(tmp_path, shards):
     bad = apollo("evaluate", "--checkpoint", checkpoint, "--shards", tmp_path / "nowhere")
     assert_user_error(bad, "no shards")
     assert not (tmp_path / "eval-identity").exists()
+
+
+def test_folders_as_input_and_an_output_folder_made_when_missing(tmp_path, ckpt):
+    music = tmp_path / "music"
+    (music / "live").mkdir(parents=True)
+    for path in (music / "a.wav", music / "b.flac", music / "live" / "c.wav"):
+        write_tone(path, seconds=0.5)
+    (music / "notes.txt").write_text("not audio")
+    (music / "a.restored.wav").write_bytes(b"an earlier output: never an input")
+    res = apollo("restore", music, "-o", tmp_path / "out" / "new", "-c", ckpt, "--bits", "16")
+    assert res.returncode == 0, res.stderr
+    made = tmp_path / "out" / "new"
+    assert listing(made) == ["a.restored.wav", "b.restored.wav"]  # the folder's audio, not its subfolders
+    assert sf.info(str(made / "a.restored.wav")).subtype == "PCM_16"
+    res = apollo("restore", music, "--recursive", "-o", made, "-c", ckpt, "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert listing(made) == ["a.restored.wav", "b.restored.wav", "c.restored.wav"]
+    (tmp_path / "empty").mkdir()
+    assert_user_error(apollo("restore", tmp_path / "empty", "-c", ckpt), "no audio files in this folder")
+    # a mistake found after -o DIR was named: the folder is not made
+    assert_user_error(apollo("restore", music, "-o", tmp_path / "never", "-c", tmp_path / "nope.safetensors"), "not found")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("damage, message", [("nan", "is not finite"), ("huge", "reaches 7.7e+33")])
+def test_a_damaged_checkpoint_is_refused(tmp_path, damage, message):
+    import torch
+
+    model = tiny_model()
+    name, tensor = next((n, t) for n, t in model.state_dict().items() if t.is_floating_point() and t.numel() > 1)
+    with torch.no_grad():
+        tensor.view(-1)[3] = float("nan") if damage == "nan" else 7.7e33
+    save_generator(model, tmp_path / "damaged.safetensors")
+    write_tone(tmp_path / "in.wav", seconds=0.5)
+    res = apollo("restore", tmp_path / "in.wav", "-c", tmp_path / "damaged.safetensors")
+    assert_user_error(res, message)
+    assert name in res.stderr and listing(tmp_path) == ["damaged.safetensors", "in.wav"]
+
+
+def test_version_and_help_at_80_columns():
+    version = apollo("--version")
+    assert version.returncode == 0 and version.stdout.startswith("apollo 0.")
+    help_text = apollo("restore", "--help", env={**os.environ, "COLUMNS": "80"}).stdout
+    assert all(len(line) <= 80 for line in help_text.splitlines()), help_text
+    assert "<input>.restored.<format>" in help_text and "…" not in help_text  # nothing cut
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, ckpt):
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()})")
+    try:
+        write_tone(tmp_path / "in.wav", seconds=3.0)  # 3 s of float stereo: about 1 MB, the disk holds 64 kB
+        res = apollo("restore", tmp_path / "in.wav", "-o", disk / "out.wav", "-c", ckpt)
+        assert_user_error(res, f"cannot write {disk / 'out.wav'}: no space left on the device")
+        assert listing(disk) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_sigterm_leaves_no_partial_output_and_no_temporary(tmp_path, ckpt):
+    import signal
+    import time
+
+    write_tone(tmp_path / "long.wav", seconds=120.0)
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "apollo", "restore", str(tmp_path / "long.wav"), "-o",
+                             str(tmp_path / "out"), "-c", str(ckpt), "--chunk-seconds", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((tmp_path / "out").glob(".*.tmp")):
+        time.sleep(0.05)  # the output's temporary exists: restoring has begun
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert listing(tmp_path / "out") == [] and listing(tmp_path / "tmp") == []
