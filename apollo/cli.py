@@ -116,6 +116,13 @@ def check_paths(inputs: list[Path], outputs: list[Path], overwrite: bool) -> Non
             raise UserError(f"output {dst} exists; pass --overwrite to replace it")
 
 
+def checkpoint_path(spec: str) -> Path:
+    """A local file, or a hub file (hf://...) resolved through the hub cache."""
+    from apollo import hub
+
+    return hub.resolve(spec) if hub.is_hub(spec) else Path(spec)
+
+
 def default_checkpoint() -> Path:
     """The pipeline's trained generator: of the project in the working folder, else of this installation."""
     from apollo.config import load_params
@@ -139,8 +146,9 @@ def restore(
     output: Optional[Path] = typer.Option(
         None, "-o", "--output", help="Output file (one input) or folder (created if missing). Default: <input>.restored.<format> beside it."
     ),
-    checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", "-c", help="Generator weights: ours (.safetensors) or a published Apollo checkpoint. "
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", "-c", help="Generator weights: ours (.safetensors), a published Apollo checkpoint, a "
+        "community Lightning .ckpt, or a hub file hf://OWNER/REPO/FILE[@REVISION]. "
         "Default: the generator `make repro` trained (data/train/generator.safetensors).",
     ),
     device: Device = typer.Option(Device.auto, help="Where to run the model."),
@@ -175,7 +183,7 @@ def restore(
         if dst.parent not in made and not dst.parent.is_dir():
             raise UserError(f"output folder does not exist: {dst.parent}")
     dev = pick_device(device.value)
-    path = checkpoint or default_checkpoint()
+    path = checkpoint_path(checkpoint) if checkpoint else default_checkpoint()
     model = load_generator(path, dev)
     check_weights(model, path)
     for folder in made:  # -o DIR: made once every check has passed, so a mistake leaves nothing behind
@@ -248,8 +256,8 @@ def write_problem(dst: Path, error: Exception) -> str:
 
 @app.command()
 def evaluate(
-    checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", "-c", help="Generator to score: ours or a published Apollo checkpoint. Default: the params' trained generator."
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", "-c", help="Generator to score: a file, or a hub file hf://OWNER/REPO/FILE[@REVISION]. Default: the params' trained generator."
     ),
     params_file: Path = typer.Option(
         Path("params.yaml"), "--params", help="The project's params: scored as `dvc repro evaluate` scores; the options below override single settings."
@@ -279,6 +287,8 @@ def evaluate(
     if checkpoint is None:
         checkpoint = Path(in_project(project.generator_path))
         print(f"checkpoint: {checkpoint}", file=sys.stderr)
+    else:
+        checkpoint = checkpoint_path(checkpoint)
     if not checkpoint.is_file():
         raise UserError(f"checkpoint not found: {checkpoint} (run `make repro` first, or pass --checkpoint FILE)")
     out = out or Path(f"eval-{checkpoint.stem}")  # not the params' folder: that one is DVC's output
