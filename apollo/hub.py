@@ -24,9 +24,9 @@ def is_hub(spec: str | Path | None) -> bool:
 
 def parse(spec: str) -> tuple[str, str, str | None]:
     """(repo id, file in the repo, revision or None) of ``hf://OWNER/REPO/FILE[@REVISION]``."""
-    body, _, revision = spec[len(PREFIX) :].partition("@")
+    body, at, revision = spec[len(PREFIX) :].partition("@")
     parts = body.split("/")
-    if len(parts) < 3 or not all(parts) or (_ and not revision):
+    if len(parts) < 3 or not all(parts) or (at and not revision):
         raise HubError(f"{spec}: a hub checkpoint is hf://OWNER/REPO/FILE[@REVISION]")
     return "/".join(parts[:2]), "/".join(parts[2:]), revision or None
 
