@@ -67,7 +67,18 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
             f"{path}: weights do not match the inferred architecture "
             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
+    check_weights(state, path)
     return model.to(device).eval()
+
+
+def check_weights(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """A damaged checkpoint (a NaN, a flipped exponent bit) would restore to NaN or huge peaks: refuse it here,
+    for every reader (restore, evaluate)."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: weight {name} is not finite (NaN or Inf): a damaged checkpoint")
+        if tensor.is_floating_point() and tensor.numel() and tensor.abs().max() > 1e6:
+            raise CheckpointError(f"{path}: weight {name} reaches {tensor.abs().max().item():.3g}: a damaged checkpoint")
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[ApolloConfig, dict[str, torch.Tensor]]:

@@ -184,22 +184,10 @@ def restore(
             raise UserError(f"output folder does not exist: {dst.parent}")
     dev = pick_device(device.value)
     path = checkpoint_path(checkpoint) if checkpoint else default_checkpoint()
-    model = load_generator(path, dev)
-    check_weights(model, path)
+    model = load_generator(path, dev)  # a damaged checkpoint is refused there
     for folder in made:  # -o DIR: made once every check has passed, so a mistake leaves nothing behind
         folder.mkdir(parents=True, exist_ok=True)
     _restore_all(model, infos, outputs, chunk_seconds, bits)
-
-
-def check_weights(model, path: Path) -> None:
-    """A damaged checkpoint (a NaN, a flipped exponent bit) would restore to NaN or huge peaks: refuse it."""
-    import torch
-
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise UserError(f"{path}: weight {name} is not finite (NaN or Inf): a damaged checkpoint")
-        if tensor.is_floating_point() and tensor.numel() and tensor.abs().max() > 1e6:
-            raise UserError(f"{path}: weight {name} reaches {tensor.abs().max().item():.3g}: a damaged checkpoint")
 
 
 def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None:

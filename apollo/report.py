@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from apollo import paths
-from apollo.evaluate import METRICS, SR, VISQOL_SR
+from apollo.evaluate import METRICS, VISQOL_SR
 from apollo.files import write_json, write_text
 from apollo.metrics import power_spectrogram
-from apollo.params import EvalParams
+from apollo.params import SR, EvalParams
 
 LABELS = {"sdr": "SDR (dB)", "si_snr": "SI-SNR (dB)", "visqol": "ViSQOL MOS-LQO", "lsd": "LSD (lower is better)"}
 LSD_DEFINITION = "2048-point Hann, hop 512, power floor 1e-10, log10 units"
