@@ -116,27 +116,6 @@ def check_paths(inputs: list[Path], outputs: list[Path], overwrite: bool) -> Non
             raise UserError(f"output {dst} exists; pass --overwrite to replace it")
 
 
-def checkpoint_path(spec: str) -> Path:
-    """A local file, or a hub file (hf://...) resolved through the hub cache."""
-    from apollo import hub
-
-    return hub.resolve(spec) if hub.is_hub(spec) else Path(spec)
-
-
-def default_checkpoint() -> Path:
-    """The pipeline's trained generator: of the project in the working folder, else of this installation."""
-    from apollo.config import load_params
-
-    here = Path.cwd()
-    root = here if (here / "params.yaml").is_file() else Path(__file__).resolve().parents[1]
-    path = root / load_params(root / "params.yaml").generator_path if (root / "params.yaml").is_file() else None
-    if path is None or not path.is_file():
-        raise UserError(f"no --checkpoint given and no trained generator at {path or 'data/train'}; "
-                        "run `make repro` first or pass --checkpoint FILE")  # fmt: skip
-    print(f"checkpoint: {path}", file=sys.stderr)
-    return path
-
-
 @app.command()
 def restore(
     inputs: list[Path] = typer.Argument(
@@ -169,14 +148,15 @@ def restore(
     equals processing the whole file at once; memory does not grow with length.
     Each output is written under a temporary name and renamed when complete.
     """
-    from apollo.audio.io import probe
+    from apollo.audio.io import probe, verify
     from apollo.checkpoint import load_generator
+    from apollo.locate import checkpoint_path, default_checkpoint
 
     if bits not in BITS:
         raise UserError(f"--bits {bits}: choose 'float', '24' or '16'")
     inputs = expand_inputs(inputs, recursive)
     outputs = output_paths(inputs, output, format.value)
-    infos = [probe(p) for p in inputs]  # every input checked before anything is written
+    infos = [probe(p) for p in inputs]  # headers first: a bad name or format fails at once
     check_paths(inputs, outputs, overwrite)
     made = {output} if output is not None and output_is_folder(inputs, output) else set()
     for dst in outputs:
@@ -185,24 +165,37 @@ def restore(
     dev = pick_device(device.value)
     path = checkpoint_path(checkpoint) if checkpoint else default_checkpoint()
     model = load_generator(path, dev)  # a damaged checkpoint is refused there
+    with _bar() as bar:  # then every input decoded once: a truncated file fails before any output is written
+        task = bar.add_task("checking inputs", total=len(infos))
+        for info in infos:
+            verify(info)
+            bar.advance(task)
     for folder in made:  # -o DIR: made once every check has passed, so a mistake leaves nothing behind
         folder.mkdir(parents=True, exist_ok=True)
     _restore_all(model, infos, outputs, chunk_seconds, bits)
 
 
-def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None:
+def _bar():
+    """A progress bar on stderr for people: off when stderr is not a terminal, cleared on exit so an error
+    stays one line."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               MofNCompleteColumn(), TimeRemainingColumn())  # fmt: skip
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
+def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None:
     import soundfile as sf
 
     from apollo.restore import restore_file
 
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn())
-    # the bar is for people: off when stderr is not a terminal, cleared on exit so an error stays one line
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+    with _bar() as bar:
+        files = bar.add_task("files", total=len(infos), visible=len(infos) > 1)
         for info, dst in zip(infos, outputs):
-            task = bar.add_task(info.path.name, total=None)
+            task = bar.add_task(info.path.name, total=None)  # pulses while the input is decoded
             # the output's suffix decides its format; flac holds no float samples
             subtype = "PCM_24" if bits == "float" and dst.suffix.lower() == ".flac" else BITS[bits]
             try:
@@ -212,12 +205,14 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
                     dst,
                     chunk_seconds=chunk_seconds,
                     subtype=subtype,
-                    progress=lambda n, t=task: bar.advance(t, n),
+                    progress=lambda n, t=task: bar.advance(t, n),  # several times per model call
                     on_start=lambda frames, t=task: bar.update(t, total=frames),
                 )
             except (OSError, sf.LibsndfileError) as e:  # reading is checked (AudioError): this is the output side
                 raise UserError(f"cannot write {dst}: {write_problem(dst, e)}") from None
-            console.print(f"wrote {dst}", soft_wrap=True, highlight=False)  # never wrapped: paths stay copyable
+            bar.remove_task(task)
+            bar.advance(files)
+            bar.console.print(f"wrote {dst}", soft_wrap=True, highlight=False)  # never wrapped: paths stay copyable
 
 
 def output_is_folder(inputs: list[Path], out: Path) -> bool:
@@ -265,6 +260,7 @@ def evaluate(
     from apollo.config import load_params
     from apollo.evaluate import evaluate_checkpoint
     from apollo.files import is_url
+    from apollo.locate import checkpoint_path
     from apollo.report import overall_lines
 
     project = load_params(params_file)

@@ -14,7 +14,10 @@ and leaves errors within ~0.5 s of each seam.)
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +26,17 @@ import soundfile as sf
 import torch
 
 from apollo.audio.io import AudioError, AudioInfo, check_finite, open_at_rate, probe
+from apollo.errors import ApolloError
 from apollo.files import atomic
 from apollo.models.apollo import Apollo
 
 Reader = Callable[[int, int], np.ndarray]  # (start, frames) -> (frames, channels) float32
 OUTPUT_FORMATS = {".wav": "WAV", ".flac": "FLAC"}  # output suffix -> soundfile format
+PLAUSIBLE_PEAK = 100.0  # 40 dB over full scale: no restoration of music; damaged weights or a broken model
+
+
+class RestoreError(ApolloError):
+    """The model's output is not audio (NaN, Inf, absurd peaks): nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +67,63 @@ def restore_stream(
     for start in range(0, max(frames - plan.fade, 1), step):
         end = min(start + plan.core, frames)
         lo, hi = max(0, start - plan.past), min(frames, end + plan.future)
-        out = _run(model, read(lo, hi - lo), device)[start - lo : end - lo]
+        last = end >= frames
+        emit_frames = end - start - (0 if last else plan.fade)
+        audio = read(lo, hi - lo)
+        with _within_chunk(model, audio.shape, emit_frames, progress) as rest:
+            out = _run(model, audio, device)[start - lo : end - lo]
         if held is not None:
             out[: plan.fade] = held * (1 - ramp) + out[: plan.fade] * ramp
-        last = end >= frames
         emit = out if last else out[: -plan.fade]
         held = None if last else out[-plan.fade :]
         if progress:
-            progress(len(emit))
+            progress(rest())
         yield emit
         if last:
             break
+
+
+# The tile counter of the chunk the current thread (or task) is restoring: one permanent hook per model
+# reads it, so restores sharing a model (the web app's sessions, a restore inside another) never count
+# each other's tiles.
+_tiles: ContextVar[Callable[[int], None] | None] = ContextVar("apollo_tiles", default=None)
+_hooking = threading.Lock()
+
+
+def _count_tile(module, inputs, output) -> None:
+    count = _tiles.get()
+    if count is not None:
+        count(inputs[0].shape[0])
+
+
+@contextmanager
+def _within_chunk(model: Apollo, shape: tuple[int, int], emit_frames: int, progress: Callable[[int], None] | None):
+    """Report a chunk's progress as the model works through it, so a bar moves within a long chunk: each
+    band RoFormer sees every (channel, frame) row once, in tiles; each tile advances its share of the chunk.
+    Yields a function giving the frames still unreported once the chunk is done."""
+    with _hooking:
+        if not getattr(model, "_tile_hooks", False):
+            for net in model.band_nets:
+                net.register_forward_hook(_count_tile)
+            model._tile_hooks = True
+    cfg = model.config
+    length, channels = shape
+    rows_total = cfg.layers * channels * (max(length, cfg.n_fft) // cfg.hop + 1)  # _run pads to n_fft
+    seen = reported = 0
+
+    def count(rows: int) -> None:
+        nonlocal seen, reported
+        seen += rows
+        due = min(emit_frames, emit_frames * seen // rows_total)
+        if due > reported:
+            progress(due - reported)
+            reported = due
+
+    token = _tiles.set(count if progress is not None else None)
+    try:
+        yield lambda: emit_frames - reported
+    finally:
+        _tiles.reset(token)
 
 
 @torch.inference_mode()
@@ -117,8 +172,18 @@ def restore_file(
         ) as fout:
             read = _seekable_reader(fin, src)
             for block in restore_stream(model, read, frames, ChunkPlan.for_model(model, chunk_seconds), progress):
+                check_output(block, dst)
                 fout.write(block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0 - 2.0**-23))
     return frames
+
+
+def check_output(block: np.ndarray, dst: Path) -> None:
+    """Refuse to finish an output that is not audio: a broken model gives NaN or huge peaks, exit 0 otherwise."""
+    if not np.isfinite(block).all():
+        raise RestoreError(f"{dst}: the model's output holds NaN or Inf (damaged weights?); nothing written")
+    peak = float(np.abs(block).max(initial=0.0))
+    if peak > PLAUSIBLE_PEAK:
+        raise RestoreError(f"{dst}: the model's output peaks at {peak:.3g} (full scale is 1; damaged weights?); nothing written")
 
 
 def _seekable_reader(f: sf.SoundFile, src: Path) -> Reader:

@@ -102,6 +102,14 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     write_tone(tmp_path / "long.flac", seconds=3.0)
     data = (tmp_path / "long.flac").read_bytes()
     (tmp_path / "truncated.flac").write_bytes(data[: len(data) // 2])
+    # a WAV whose data chunk ends before its header says (libsndfile reads what is there, silently)
+    data = (tmp_path / "good.wav").read_bytes()
+    (tmp_path / "short.wav").write_bytes(data[: len(data) * 2 // 3])
+    # an MP3 cut in half: its Xing header still counts the whole (and mpg123 would warn on stderr)
+    write_tone(tmp_path / "whole.wav", seconds=3.0)
+    encode(tmp_path / "whole.wav", tmp_path / "whole.mp3", "-b:a", "128k")
+    data = (tmp_path / "whole.mp3").read_bytes()
+    (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
     (tmp_path / "exists.wav").write_bytes(b"keep me")
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 64)
     return {
@@ -111,6 +119,9 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
         "zero length": (["zero.wav"], "no audio samples"),
         "inf": (["inf.wav"], "NaN or infinite"),
         "truncated": (["truncated.flac"], "truncated"),
+        "short wav data": (["short.wav"], "truncated: its header promises"),
+        # every input is decoded before the first output is written: good.wav gets no output either
+        "good then cut mp3": (["good.wav", "cut.mp3", "-o", "out"], "cut.mp3: truncated"),
         "output is input": (["good.wav", "-o", "good.wav"], "is one of the inputs"),
         "output exists": (["good.wav", "-o", "exists.wav"], "--overwrite"),
         "checkpoint missing": (["good.wav", "-o", "o.wav", "CKPT=nope.safetensors"], "checkpoint not found"),
@@ -120,7 +131,8 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
 
 
 BAD_CASES = [
-    "missing", "not audio", "empty", "zero length", "inf", "truncated", "output is input", "output exists",
+    "missing", "not audio", "empty", "zero length", "inf", "truncated", "short wav data", "good then cut mp3",
+    "output is input", "output exists",
     "checkpoint missing", "checkpoint unknown", "bad bits",
 ]
 

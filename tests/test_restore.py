@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
-from apollo.restore import ChunkPlan, restore_array, restore_file
+from apollo.restore import ChunkPlan, RestoreError, restore_array, restore_file, restore_stream
 from tests.helpers.audio import write_tone
 from tests.helpers.params import tiny_model
 
@@ -81,3 +82,27 @@ def test_two_restores_to_one_output_do_not_collide(tmp_path):
     assert (info.subtype, info.frames) == ("FLOAT", first)  # the first finished last
     assert np.isfinite(sf.read(str(dst))[0]).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+
+
+def test_progress_moves_within_a_model_call_and_sums_to_the_length():
+    model = tiny_model()
+    audio = np.zeros((2 * 44100 + 77, 2), np.float32)
+    plan = ChunkPlan.for_model(model, 1.0)
+    ticks = []
+    blocks = list(restore_stream(model, lambda s, n: audio[s : s + n], len(audio), plan, ticks.append))
+    assert sum(ticks) == len(audio) == sum(map(len, blocks))
+    assert len(ticks) > 2 * len(blocks)  # several per chunk: one per tile of each band RoFormer
+
+
+@pytest.mark.parametrize("damage, message", [("nan", "NaN or Inf"), ("huge", "peaks at")])
+def test_an_output_that_is_not_audio_is_refused_and_nothing_written(tmp_path, damage, message):
+    """Weights damaged after loading (load_generator refuses damaged files): the output is checked too."""
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    write_tone(src, seconds=1.0)
+    model = tiny_model()
+    with torch.no_grad():
+        bias = model.decoder.bias[0]
+        bias.fill_(float("nan")) if damage == "nan" else bias.mul_(1e6).add_(1e6)
+    with pytest.raises(RestoreError, match=message):
+        restore_file(model, src, dst, chunk_seconds=1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]

@@ -9,8 +9,11 @@ resampler.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,8 @@ from apollo.errors import ApolloError
 
 BLOCK = 1 << 16  # frames per read
 SEEKABLE_FORMATS = {"WAV", "WAVEX", "RF64", "W64", "FLAC", "AIFF", "CAF"}
+# An MP3's frame count is the decoder's estimate unless a Xing header states it: allow two MPEG frames
+MP3_SLACK = 2 * 1152
 
 
 class AudioError(ApolloError):
@@ -55,12 +60,16 @@ def probe(path: str | Path) -> AudioInfo:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file")
     try:
-        info = sf.info(str(path))
+        with quiet_decoder():
+            info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         info = None
     if info is not None:
         if info.frames <= 0 or info.channels <= 0:
             raise AudioError(f"{path}: contains no audio samples")
+        declared = wav_declared_frames(path) if info.format in ("WAV", "WAVEX") else None
+        if declared is not None and declared > info.frames:  # libsndfile silently reads what is there
+            raise AudioError(f"{path}: truncated: its header promises {declared} frames, the file holds {info.frames}")
         return AudioInfo(path, info.samplerate, info.channels, info.frames, info.format)
     ffmpeg = ffmpeg_path()
     if ffmpeg is None:
@@ -70,6 +79,45 @@ def probe(path: str | Path) -> AudioInfo:
         )
     channels, rate = _ffprobe(ffmpeg, path)
     return AudioInfo(path, rate, channels, -1, "ffmpeg")
+
+
+@contextmanager
+def quiet_decoder():
+    """Silence what libsndfile's MP3 decoder (mpg123) prints straight to the process's stderr, e.g. "Xing
+    stream size off by more than 1%" on a truncated file: we report truncation ourselves, in one line."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (an embedding host): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def wav_declared_frames(path: Path) -> int | None:
+    """The frame count a RIFF/WAVE header declares (its data chunk's size), or None when it declares none
+    (a streamed file's 0 or 0xFFFFFFFF) or the header cannot be walked."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        while len(chunk := f.read(8)) == 8:
+            kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if kind == b"data":
+                return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
+            body = f.read(size + size % 2)  # chunks are padded to even sizes
+            if kind == b"fmt " and len(body) >= 14:
+                block_align = int.from_bytes(body[12:14], "little")
+    return None
 
 
 def _ffprobe(ffmpeg: str, path: Path) -> tuple[int, int]:
@@ -100,7 +148,9 @@ def read_blocks(info: AudioInfo, block: int = BLOCK):
         return
     read = 0
     try:
-        with sf.SoundFile(str(info.path)) as f:
+        with quiet_decoder():
+            f = sf.SoundFile(str(info.path))
+        with f:
             while True:
                 data = f.read(block, dtype="float32", always_2d=True)
                 if not len(data):
@@ -110,8 +160,8 @@ def read_blocks(info: AudioInfo, block: int = BLOCK):
                 yield data
     except sf.LibsndfileError as e:
         raise AudioError(f"{info.path}: corrupt or truncated audio ({e})") from None
-    if read < info.frames:
-        raise AudioError(f"{info.path}: truncated: header promises {info.frames} frames, {read} readable")
+    if read < info.frames - (MP3_SLACK if info.format == "MP3" else 0):
+        raise AudioError(f"{info.path}: truncated: its header promises {info.frames} frames, {read} readable")
 
 
 def _ffmpeg_blocks(info: AudioInfo, block: int):
@@ -128,6 +178,13 @@ def _ffmpeg_blocks(info: AudioInfo, block: int):
         err = proc.stderr.read().decode(errors="replace").strip()
         if proc.wait() != 0 or got == 0:
             raise AudioError(f"{info.path}: ffmpeg could not decode it ({err.splitlines()[-1] if err else 'no audio'})")
+
+
+def verify(info: AudioInfo) -> None:
+    """Decode the whole input once, discarding it: a truncated or corrupt file fails here, before anything
+    is written for it or for the inputs after it."""
+    for _ in read_blocks(info):
+        pass
 
 
 def open_at_rate(info: AudioInfo, rate: int, workdir: Path) -> tuple[Path, int]:
