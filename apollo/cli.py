@@ -286,6 +286,24 @@ def evaluate(
     print(f"report: {out / paths.REPORT}")
 
 
+@app.command(name="app")
+def web_app(
+    host: str = typer.Option("127.0.0.1", help="Address to serve on; 127.0.0.1 keeps the page on this machine."),
+    port: int = typer.Option(7860, min=1, max=65535, help="Port to serve on."),
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", "-c", help="Generator preselected in the page: a file or hf://OWNER/REPO/FILE[@REVISION]. "
+        "Default: the pipeline's model (data/train/generator.safetensors).",
+    ),
+    device: Device = typer.Option(Device.auto, help="Where to run the model."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+) -> None:
+    """Restore files in a local web page: drop files, pick the checkpoint, compare input and restored (A/B
+    players, spectrograms with the codec cutoff drawn), download as wav or flac. Ctrl-C stops it."""
+    from apollo.app import serve
+
+    serve(host=host, port=port, checkpoint=checkpoint, device=pick_device(device.value), open_browser=open_browser)
+
+
 def main() -> None:
     import signal
 

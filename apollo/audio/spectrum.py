@@ -47,7 +47,7 @@ def long_term_db(frames: np.ndarray) -> np.ndarray:
 
 
 def codec_cutoff(
-    level_db: np.ndarray, rate: int, *, drop_db: float = 20.0, width_hz: float = 1000.0, lo_hz: float = 10000.0,
+    level_db: np.ndarray, rate: int, *, drop_db: float = 20.0, width_hz: float = 1000.0, lo_hz: float = 3000.0,
     hi_hz: float = 21500.0,
 ) -> float | None:
     """The frequency (Hz) where a lossy encoder's low-pass cut the long-term spectrum ``level_db`` (bins of
