@@ -132,18 +132,21 @@ def pick_examples(pairs: list[dict], count: int) -> list[dict]:
     return chosen + [p for p in ordered if p["key"] not in taken][: count - len(chosen)]
 
 
-def run_set(generator, pairs: Iterable[dict], params: EvalParams, examples: int) -> tuple[list[dict], list[dict]]:
+def run_set(
+    generator, pairs: Iterable[dict], params: EvalParams, examples: int, what: str = "scored", total: int | None = None
+) -> tuple[list[dict], list[dict]]:
     """Restore and score one pair at a time: (a score row per pair, the `examples` pairs to draw, with their restored audio)."""
-    from rich.progress import track
-
+    from apollo.progress import Ticker
     from apollo.restore import restore_array
 
     rows, kept = [], []
     # scoring stays in this process: ViSQOL's numba kernels are multi-threaded already, and a forked
     # pool deadlocks once torch's OpenMP threads have run in the parent
-    for pair in track(pairs, description="restoring and scoring", transient=True):
+    ticker = Ticker(f"evaluate {what}", total)
+    for pair in pairs:
         pair["restored"] = restore_array(generator, pair["degraded"].T, params.chunk_seconds).T
         rows.append(score_pair(pair, params.visqol))
+        ticker.update(len(rows), lsd_restored=rows[-1]["restored"]["lsd"], lsd_mp3=rows[-1]["mp3"]["lsd"])
         # a pair left out of the examples now never gets back in (the rule only ever prefers lower bitrates
         # and new categories), so picking from the kept ones plus this one equals picking from all at the end
         kept = pick_examples(kept + [pair], examples)
@@ -185,12 +188,12 @@ def evaluate(generator, shards: str | Path, params: EvalParams) -> tuple[dict, l
     real = None
     if params.real_audio:  # its files are chosen now: a wrong folder fails before the long synthetic run
         real = real_audio_pairs(params.real_audio, params.real_clips, params.real_seconds, params.real_bitrates)
-    rows, examples = run_set(generator, synthetic, params, params.examples)
+    rows, examples = run_set(generator, synthetic, params, params.examples, "synthetic", params.max_samples or None)
     if not rows:
         raise EvaluationError(f"no test samples in {shards}")
     sets = {"synthetic": report_set(rows)}
     if real is not None:  # one category only: no per-category table
-        sets["real_audio"] = report_set(run_set(generator, real, params, 0)[0], categories=False)
+        sets["real_audio"] = report_set(run_set(generator, real, params, 0, "real audio")[0], categories=False)
     return {"sets": sets}, examples
 
 

@@ -42,6 +42,7 @@ from apollo.losses import discriminator_loss, generator_loss, multi_resolution_s
 from apollo.models.apollo import Apollo
 from apollo.models.discriminator import MultiResolutionDiscriminator
 from apollo.params import ApolloConfig, TrainParams
+from apollo.progress import Ticker
 
 
 PRECISION = {"fp32": "no", "fp16": "fp16", "bf16": "bf16"}  # params value -> accelerate's name
@@ -142,6 +143,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
                                crop_samples=int(params.crop_seconds * model_config.sr), seed=params.seed * 100003 + state.step,
                                repeat=True))  # fmt: skip
     started = time.perf_counter() - state.seconds
+    ticker = Ticker("train step", params.steps, start=state.step) if accelerator.is_main_process else None
     while state.step < params.steps and not stop:
         degraded, target = (t.to(accelerator.device) for t in next(batches))
         with accelerator.accumulate(generator, discriminator):
@@ -171,6 +173,8 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
         state.seconds = time.perf_counter() - started
         if accelerator.is_main_process:
             logs.train(state.step, d_loss, g_loss, parts, sched_g.get_last_lr()[0])
+            ticker.update(state.step, force=state.step == params.steps, d_loss=float(d_loss), g_loss=float(g_loss),
+                          stft=float(parts["stft"]), best_val=state.best_val)  # fmt: skip
         if state.step % params.eval_every == 0 or state.step == params.steps:
             val = validate(accelerator, generator, shards, params, model_config.sr)
             if val < state.best_val:
@@ -182,6 +186,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             stop = state.bad_evals >= params.patience
             if accelerator.is_main_process:
                 logs.val(state.step, val)
+                print(f"validation at step {state.step}: stft {val:.4g} (best {state.best_val:.4g})", flush=True)
         if state.step % params.checkpoint_every == 0 or state.step == params.steps or stop:
             if accelerator.is_main_process:
                 save_checkpoint(ckpt, accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
