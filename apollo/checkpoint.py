@@ -60,7 +60,16 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Apollo:
     config, state = read_checkpoint(path)
-    model = Apollo(config)
+    try:
+        model = Apollo(config)
+    except ValueError as e:  # a config no generator can have (metadata edited by hand, another tool's)
+        raise CheckpointError(f"{path}: its model config cannot be built ({e})") from None
+    for name, tensor in model.state_dict().items():  # torch would list every mismatch in a many-line error
+        if name in state and tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path}: tensor {name} has shape {tuple(state[name].shape)}, the model config "
+                f"(feature_dim {config.feature_dim}, layers {config.layers}) needs {tuple(tensor.shape)}"
+            )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(

@@ -89,14 +89,14 @@ def pick_device(name: str) -> str:
 
 def output_paths(inputs: list[Path], out: Optional[Path], fmt: str) -> list[Path]:
     """Where each input's restoration goes: beside it, into a folder, or to one named file."""
+    from apollo.restore import OUTPUT_FORMATS
+
     suffix = f".{fmt}"
     if out is not None and output_is_folder(inputs, out):
-        if out.exists() and not out.is_dir():
-            raise UserError(f"-o {out}: several inputs need an output folder, and this is a file")
+        if out.exists() and not out.is_dir() or not out.exists() and out.suffix.lower() in OUTPUT_FORMATS:
+            raise UserError(f"-o {out}: {len(inputs)} inputs need an output folder, and this names a file")
         return [out / f"{p.stem}.restored{suffix}" for p in inputs]
     if out is not None:
-        from apollo.restore import OUTPUT_FORMATS
-
         if out.suffix.lower() not in OUTPUT_FORMATS:
             raise UserError(f"-o {out}: output file must end in {' or '.join(OUTPUT_FORMATS)}")
         return [out]

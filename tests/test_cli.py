@@ -6,10 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 import yaml
+from safetensors.torch import save_file
 
 from apollo.checkpoint import save_generator
 from apollo.config import PROJECT as ROOT
@@ -112,6 +116,14 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
     (tmp_path / "exists.wav").write_bytes(b"keep me")
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 64)
+    # our format, with a tensor of the wrong shape, and with config metadata that does not match the tensors
+    model = tiny_model()
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    config = model.config.to_dict()
+    save_file({**state, "band_nets.0.norm": torch.zeros(3, 3)}, str(tmp_path / "shape.safetensors"),
+              metadata={"format": "apollo-restore", "config": json.dumps(config)})  # fmt: skip
+    save_file(state, str(tmp_path / "meta.safetensors"),
+              metadata={"format": "apollo-restore", "config": json.dumps({**config, "feature_dim": 2 * config["feature_dim"]})})  # fmt: skip
     return {
         "missing": (["missing.wav"], "input not found"),
         "not audio": (["notes.txt"], "not an audio file"),
@@ -127,13 +139,16 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
         "checkpoint missing": (["good.wav", "-o", "o.wav", "CKPT=nope.safetensors"], "checkpoint not found"),
         "checkpoint unknown": (["good.wav", "-o", "o.wav", "CKPT=bad.safetensors"], "not a checkpoint"),
         "bad bits": (["good.wav", "-o", "o.wav", "--bits", "8"], "--bits"),
+        "wrong shape": (["good.wav", "-o", "o.wav", "CKPT=shape.safetensors"], "tensor band_nets.0.norm has shape (3, 3)"),
+        "config vs tensors": (["good.wav", "-o", "o.wav", "CKPT=meta.safetensors"], "the model config (feature_dim"),
+        "-o file, two inputs": (["good.wav", "long.flac", "-o", "both.wav"], "2 inputs need an output folder"),
     }
 
 
 BAD_CASES = [
     "missing", "not audio", "empty", "zero length", "inf", "truncated", "short wav data", "good then cut mp3",
     "output is input", "output exists",
-    "checkpoint missing", "checkpoint unknown", "bad bits",
+    "checkpoint missing", "checkpoint unknown", "bad bits", "wrong shape", "config vs tensors", "-o file, two inputs",
 ]
 
 
