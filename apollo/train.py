@@ -173,8 +173,8 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
         state.seconds = time.perf_counter() - started
         if accelerator.is_main_process:
             logs.train(state.step, d_loss, g_loss, parts, sched_g.get_last_lr()[0])
-            ticker.update(state.step, force=state.step == params.steps, d_loss=float(d_loss), g_loss=float(g_loss),
-                          stft=float(parts["stft"]), best_val=state.best_val)  # fmt: skip
+            ticker.update(state.step, force=state.step == params.steps, d_loss=d_loss.item(), g_loss=g_loss.item(),
+                          stft=parts["stft"].item(), best_val=state.best_val)  # fmt: skip
         if state.step % params.eval_every == 0 or state.step == params.steps:
             val = validate(accelerator, generator, shards, params, model_config.sr)
             if val < state.best_val:
