@@ -148,7 +148,7 @@ def build(*, checkpoint: str | None, device: str, workdir: Path):
         # a mistake is one line in the status, and what the page showed before stays (gr.Error would
         # stamp "Error" over every output)
         try:
-            results = restore_all(files, choice, text, fmt, progress)
+            results, weights = restore_all(files, choice, text, fmt, progress)
         except ApolloError as e:
             return *[gr.skip()] * 7, f"**error:** {printable(str(e))}"
         except Exception as e:  # a fault of ours: one line in the page, the details in the console
@@ -157,12 +157,13 @@ def build(*, checkpoint: str | None, device: str, workdir: Path):
         state = [asdict(r) for r in results]
         names = [r.name for r in results]
         return (state, gr.update(choices=names, value=names[0], visible=len(names) > 1), *show(state, names[0]),
-                [r.output for r in results], f"restored {len(results)} file{'s' * (len(results) > 1)}")  # fmt: skip
+                [r.output for r in results], f"restored {len(results)} file{'s' * (len(results) > 1)} with `{weights}`")  # fmt: skip
 
-    def restore_all(files, choice, text, fmt, progress) -> list[Restored]:
+    def restore_all(files, choice, text, fmt, progress) -> tuple[list[Restored], Path]:
         if not files:
             raise AppError("drop one or more audio files first")
-        model = generators.get(checkpoint_for(choice, text))
+        weights = checkpoint_for(choice, text)  # a hub file: its local copy in the hub cache
+        model = generators.get(weights)
         request = workdir / uuid.uuid4().hex
         results = []
         for i, upload in enumerate(map(Path, files)):
@@ -173,7 +174,7 @@ def build(*, checkpoint: str | None, device: str, workdir: Path):
                 results.append(restore_upload(model, upload, request / str(i), fmt, step))
             except ApolloError as e:  # name the file as the user knows it, not by its upload folder
                 raise AppError(str(e).replace(str(upload), upload.name)) from None
-        return results
+        return results, weights
 
     def show(state, name):
         item = next((Restored(**s) for s in state or [] if s["name"] == name), None)

@@ -117,6 +117,7 @@ def test_upload_restore_play_and_a_bad_file_in_a_real_browser(tmp_path):
         src, duration = wait_for(lambda: (s := audio_state(page, "restored-audio"))[1] == s[1] and s, 30, "metadata")
         assert abs(duration - seconds) < 0.002, (duration, seconds)
         assert audio_state(page, "input-audio")[1] == pytest.approx(duration, abs=0.05)
+        assert page.inner_text("#status").strip() == f"restored 2 files with {ckpt}"
         assert "codec cutoff" in page.inner_text("#about")  # the MP3's low-pass, found and named
         for name in ("song.restored.wav", "other.restored.wav"):
             assert page.locator(f"#downloads [aria-label='{name}']").count() == 1, page.inner_text("#downloads")
