@@ -219,13 +219,15 @@ def serve(*, host: str, port: int, checkpoint: str | None, device: str, open_bro
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # nothing leaves this machine
     try:
         page = build(checkpoint=checkpoint, device=device, workdir=workdir)
-        print(f"apollo app: http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         try:
             page.queue(default_concurrency_limit=1).launch(
                 server_name=host, server_port=port, inbrowser=open_browser, share=False, ssr_mode=False,
-                quiet=True, show_error=True, allowed_paths=[str(workdir)],
+                quiet=True, show_error=True, allowed_paths=[str(workdir)], prevent_thread_lock=True,
             )  # fmt: skip
         except OSError as e:  # the port is taken, or the host cannot be bound
-            raise AppError(f"cannot serve on {host}:{port}: {printable(str(e)).splitlines()[0]}") from None
+            cause = "the port is in use" if "empty port" in str(e) else printable(str(e)).splitlines()[0]
+            raise AppError(f"cannot serve on {host}:{port}: {cause}") from None
+        print(f"apollo app: http://{host}:{port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        page.block_thread()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

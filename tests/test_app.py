@@ -143,3 +143,18 @@ def test_upload_restore_play_and_a_bad_file_in_a_real_browser(tmp_path):
         assert page.locator("#downloads [aria-label='song.restored.wav']").count() == 1  # still there
         assert outside == []  # nothing but the app itself: the page works offline
     assert not list(tmp_path.glob("apollo-app-*")), "the app's temporary folder outlives it"
+
+
+@pytest.mark.slow
+def test_a_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = subprocess.run([sys.executable, "-m", "apollo", "app", "--port", str(port)], capture_output=True,
+                             text=True, timeout=120, cwd=tmp_path, env=dict(os.environ, TMPDIR=str(tmp_path)))  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [f"error: cannot serve on 127.0.0.1:{port}: the port is in use"]
+    assert not list(tmp_path.glob("apollo-app-*"))
