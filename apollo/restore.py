@@ -101,6 +101,13 @@ def _within_chunk(model: Apollo, shape: tuple[int, int], emit_frames: int, progr
     """Report a chunk's progress as the model works through it, so a bar moves within a long chunk: each
     band RoFormer sees every (channel, frame) row once, in tiles; each tile advances its share of the chunk.
     Yields a function giving the frames still unreported once the chunk is done."""
+    if progress is None:  # nothing to report to: the model is left as it is
+        token = _tiles.set(None)  # and a restore around this one does not count its tiles
+        try:
+            yield lambda: emit_frames
+        finally:
+            _tiles.reset(token)
+        return
     with _hooking:
         if not getattr(model, "_tile_hooks", False):
             for net in model.band_nets:
@@ -119,7 +126,7 @@ def _within_chunk(model: Apollo, shape: tuple[int, int], emit_frames: int, progr
             progress(due - reported)
             reported = due
 
-    token = _tiles.set(count if progress is not None else None)
+    token = _tiles.set(count)
     try:
         yield lambda: emit_frames - reported
     finally:
