@@ -76,6 +76,9 @@ def checkpoint_for(choice: str, text: str) -> Path:
 
 def restore_upload(model, upload: Path, folder: Path, fmt: str, progress) -> Restored:
     """Check and restore one uploaded file into `folder`; `progress(fraction)` as it goes."""
+    import numpy as np
+    import soundfile as sf
+
     from apollo.audio.io import open_at_rate, probe, verify
     from apollo.restore import restore_file
 
@@ -94,9 +97,17 @@ def restore_upload(model, upload: Path, folder: Path, fmt: str, progress) -> Res
     restore_file(model, info, out, subtype="FLOAT" if fmt == "wav" else "PCM_24",
                  progress=advance, on_start=lambda frames: total.__setitem__(0, frames))  # fmt: skip
     decoded, _ = open_at_rate(info, model.config.sr, folder)  # the input as the model heard it
-    original = upload if upload.suffix.lower() in PLAYABLE else decoded
     view = folder / f"{stem}.png"
     cutoff = draw_spectrograms(decoded, out, view, title=upload.name)
+    original = upload
+    if upload.suffix.lower() not in PLAYABLE:  # a format browsers do not play: a flac of what was decoded
+        original = folder / f"{stem}.input.flac"
+        with sf.SoundFile(str(decoded)) as fin, sf.SoundFile(str(original), "w", fin.samplerate, fin.channels,
+                                                             "PCM_24", format="FLAC") as fout:  # fmt: skip
+            for block in fin.blocks(1 << 16, dtype="float32", always_2d=True):
+                fout.write(np.clip(block, -1.0, 1.0))
+    if decoded != info.path:  # a decoded copy (1.3 GB an hour): not kept while the app runs
+        decoded.unlink()
     return Restored(upload.name, str(original), str(out), str(view), cutoff)
 
 

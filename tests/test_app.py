@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from apollo.audio.io import open_at_rate, probe
-from apollo.app import AppError, checkpoint_for, draw_spectrograms
+from apollo.app import AppError, checkpoint_for, draw_spectrograms, restore_upload
 from apollo.checkpoint import save_generator
 from apollo.params import SR
 from tests.helpers.audio import write_tone
@@ -158,3 +158,15 @@ def test_a_port_in_use_is_one_line(tmp_path):
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [f"error: cannot serve on 127.0.0.1:{port}: the port is in use"]
     assert not list(tmp_path.glob("apollo-app-*"))
+
+
+def test_an_upload_browsers_cannot_play_gets_a_flac_preview_and_no_decoded_copy_is_kept(tmp_path):
+    model = tiny_model()
+    write_mp3(tmp_path / "song.mp3", seconds=1.0)  # decoded to a temporary (another rate, compressed)
+    write_tone(tmp_path / "take.aiff", seconds=1.0, format="AIFF")
+    mp3 = restore_upload(model, tmp_path / "song.mp3", tmp_path / "a", "wav", lambda f: None)
+    assert mp3.original == str(tmp_path / "song.mp3")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["song.png", "song.restored.wav"]
+    aiff = restore_upload(model, tmp_path / "take.aiff", tmp_path / "b", "flac", lambda f: None)
+    assert Path(aiff.original).name == "take.input.flac" and sf.info(aiff.original).frames == SR
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["take.input.flac", "take.png", "take.restored.flac"]
