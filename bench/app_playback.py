@@ -9,7 +9,6 @@ Usage: python bench/app_playback.py [--checkpoint FILE] [--seconds 30] [--runs 3
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import subprocess
 import sys
