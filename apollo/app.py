@@ -9,6 +9,7 @@ flac. A mistake is a one-line message in the page; the server's console keeps th
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -143,9 +144,14 @@ def draw_spectrograms(original: Path, restored: Path, png: Path, title: str) -> 
     return cutoff
 
 
+def plain(text: str) -> str:
+    """Text shown as itself in Markdown: a file named `*take_2*.mp3` is not set in italics."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|~-])", r"\\\1", printable(text))
+
+
 def summary(item: Restored) -> str:
     cut = f"codec cutoff {item.cutoff_hz / 1000:.1f} kHz" if item.cutoff_hz else "no codec cutoff found (full band)"
-    return f"**{item.name}**: {cut}"
+    return f"**{plain(item.name)}**: {cut}"
 
 
 def build(*, checkpoint: str | None, device: str, workdir: Path):
@@ -161,10 +167,10 @@ def build(*, checkpoint: str | None, device: str, workdir: Path):
         try:
             results, weights = restore_all(files, choice, text, fmt, progress)
         except ApolloError as e:
-            return *[gr.skip()] * 7, f"**error:** {printable(str(e))}"
+            return *[gr.skip()] * 7, f"**error:** {plain(str(e))}"
         except Exception as e:  # a fault of ours: one line in the page, the details in the console
             traceback.print_exc()
-            return *[gr.skip()] * 7, f"**error:** {printable(f'{type(e).__name__}: {e}'.splitlines()[0])}"
+            return *[gr.skip()] * 7, f"**error:** {plain(f'{type(e).__name__}: {e}'.splitlines()[0])}"
         state = [asdict(r) for r in results]
         names = [r.name for r in results]
         return (state, gr.update(choices=names, value=names[0], visible=len(names) > 1), *show(state, names[0]),

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from apollo.audio.io import open_at_rate, probe
-from apollo.app import AppError, checkpoint_for, draw_spectrograms, restore_upload
+from apollo.app import AppError, checkpoint_for, draw_spectrograms, plain, restore_upload
 from apollo.checkpoint import save_generator
 from apollo.params import SR
 from tests.helpers.audio import write_tone
@@ -169,3 +169,8 @@ def test_an_upload_browsers_cannot_play_gets_a_flac_preview_and_no_decoded_copy_
     aiff = restore_upload(model, tmp_path / "take.aiff", tmp_path / "b", "flac", lambda f: None)
     assert Path(aiff.original).name == "take.input.flac" and sf.info(aiff.original).frames == SR
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["take.input.flac", "take.png", "take.restored.flac"]
+
+
+def test_names_in_the_page_are_shown_as_they_are():
+    assert plain("*take_2*.mp3 [live] <b>") == r"\*take\_2\*.mp3 \[live\] \<b\>"
+    assert plain("a\x1b[31mred\x1b[0m") == "ared"  # no terminal escapes either
