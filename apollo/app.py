@@ -77,15 +77,14 @@ def checkpoint_for(choice: str, text: str) -> Path:
 
 def restore_upload(model, upload: Path, folder: Path, fmt: str, progress) -> Restored:
     """Check and restore one uploaded file into `folder`; `progress(fraction)` as it goes."""
-    import numpy as np
-    import soundfile as sf
-
-    from apollo.audio.io import open_at_rate, probe, verify
+    from apollo.audio.io import open_at_rate, probe
     from apollo.restore import restore_file
 
     info = probe(upload)
-    verify(info)  # a truncated file is a message before any work
     folder.mkdir(parents=True)
+    # decoded once, here, every block checked as it is (a wav/flac at 44.1 kHz is used in place and checked
+    # as restore reads it): restore, the spectrogram and a preview all read this copy
+    decoded, _ = open_at_rate(info, model.config.sr, folder)
     stem = Path(upload.name).stem
     out = folder / f"{stem}.restored.{fmt}"
     total = [0]
@@ -95,21 +94,29 @@ def restore_upload(model, upload: Path, folder: Path, fmt: str, progress) -> Res
         done[0] += n
         progress(done[0] / max(total[0], 1))
 
-    restore_file(model, info, out, subtype="FLOAT" if fmt == "wav" else "PCM_24",
-                 progress=advance, on_start=lambda frames: total.__setitem__(0, frames))  # fmt: skip
-    decoded, _ = open_at_rate(info, model.config.sr, folder)  # the input as the model heard it
-    view = folder / f"{stem}.png"
-    cutoff = draw_spectrograms(decoded, out, view, title=upload.name)
-    original = upload
-    if upload.suffix.lower() not in PLAYABLE:  # a format browsers do not play: a flac of what was decoded
-        original = folder / f"{stem}.input.flac"
-        with sf.SoundFile(str(decoded)) as fin, sf.SoundFile(str(original), "w", fin.samplerate, fin.channels,
-                                                             "PCM_24", format="FLAC") as fout:  # fmt: skip
-            for block in fin.blocks(1 << 16, dtype="float32", always_2d=True):
-                fout.write(np.clip(block, -1.0, 1.0))
-    if decoded != info.path:  # a decoded copy (1.3 GB an hour): not kept while the app runs
-        decoded.unlink()
+    try:
+        restore_file(model, info if decoded == info.path else probe(decoded), out,
+                     subtype="FLOAT" if fmt == "wav" else "PCM_24", progress=advance,
+                     on_start=lambda frames: total.__setitem__(0, frames))  # fmt: skip
+        view = folder / f"{stem}.png"
+        cutoff = draw_spectrograms(decoded, out, view, title=upload.name)
+        original = upload if upload.suffix.lower() in PLAYABLE else preview(decoded, folder / f"{stem}.input.flac")
+    finally:
+        if decoded != info.path:  # a decoded copy (1.3 GB an hour): not kept while the app runs
+            decoded.unlink(missing_ok=True)
     return Restored(upload.name, str(original), str(out), str(view), cutoff)
+
+
+def preview(decoded: Path, flac: Path) -> Path:
+    """A flac of the decoded input, for an upload browsers do not play (wma, aiff, ...)."""
+    import numpy as np
+    import soundfile as sf
+
+    with sf.SoundFile(str(decoded)) as fin, sf.SoundFile(str(flac), "w", fin.samplerate, fin.channels, "PCM_24",
+                                                         format="FLAC") as fout:  # fmt: skip
+        for block in fin.blocks(1 << 16, dtype="float32", always_2d=True):
+            fout.write(np.clip(block, -1.0, 1.0))
+    return flac
 
 
 def draw_spectrograms(original: Path, restored: Path, png: Path, title: str) -> float | None:
@@ -119,15 +126,16 @@ def draw_spectrograms(original: Path, restored: Path, png: Path, title: str) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from apollo.audio.spectrum import codec_cutoff, long_term_db, power_db, sampled_frames
+    from apollo.audio.spectrum import codec_cutoff, power, sampled_frames, to_db
 
     fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True, constrained_layout=True)
     cutoff = None
     for i, (ax, path, label) in enumerate(zip(axes, (original, restored), ("input", "restored"))):
         frames, rate, seconds = sampled_frames(path)
-        if i == 0:
-            cutoff = codec_cutoff(long_term_db(frames), rate)
-        db = power_db(frames).T
+        spectra = power(frames)
+        if i == 0:  # the long-term spectrum: the mean power over the sampled frames
+            cutoff = codec_cutoff(to_db(spectra.mean(axis=0)), rate)
+        db = to_db(spectra).T
         ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 100, vmax=db.max(),
                   extent=(0, seconds, 0, rate / 2000))  # fmt: skip
         ax.set_ylabel("kHz")

@@ -29,20 +29,13 @@ def sampled_frames(path: str | Path, n_fft: int = 2048, columns: int = 800) -> t
     return out, rate, frames / rate
 
 
-def power_db(frames: np.ndarray) -> np.ndarray:
-    """(columns, n_fft // 2 + 1) power in dB of Hann-windowed frames (full scale sine: about -6 dB)."""
-    n_fft = frames.shape[-1]
-    window = np.hanning(n_fft).astype(np.float32)
-    spec = np.fft.rfft(frames * window, axis=-1)
-    power = np.abs(spec) ** 2 / (window.sum() ** 2 / 4)
-    return np.maximum(10 * np.log10(np.maximum(power, 1e-30)), FLOOR_DB)
+def power(frames: np.ndarray) -> np.ndarray:
+    """(columns, n_fft // 2 + 1) power of Hann-windowed frames, scaled so a full-scale sine is about -6 dB."""
+    window = np.hanning(frames.shape[-1]).astype(np.float32)
+    return np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2 / (window.sum() ** 2 / 4)
 
 
-def long_term_db(frames: np.ndarray) -> np.ndarray:
-    """The mean power over all frames, per frequency bin, in dB."""
-    n_fft = frames.shape[-1]
-    window = np.hanning(n_fft).astype(np.float32)
-    power = (np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2).mean(axis=0) / (window.sum() ** 2 / 4)
+def to_db(power: np.ndarray) -> np.ndarray:
     return np.maximum(10 * np.log10(np.maximum(power, 1e-30)), FLOOR_DB)
 
 
