@@ -82,28 +82,31 @@ def restore_upload(model, upload: Path, folder: Path, fmt: str, progress) -> Res
 
     info = probe(upload)
     folder.mkdir(parents=True)
-    # decoded once, here, every block checked as it is (a wav/flac at 44.1 kHz is used in place and checked
-    # as restore reads it): restore, the spectrogram and a preview all read this copy
-    decoded, _ = open_at_rate(info, model.config.sr, folder)
     stem = Path(upload.name).stem
     out = folder / f"{stem}.restored.{fmt}"
-    total = [0]
-    done = [0]
-
-    def advance(n: int) -> None:
-        done[0] += n
-        progress(done[0] / max(total[0], 1))
-
+    done = 0
     try:
-        restore_file(model, info if decoded == info.path else probe(decoded), out,
-                     subtype="FLOAT" if fmt == "wav" else "PCM_24", progress=advance,
-                     on_start=lambda frames: total.__setitem__(0, frames))  # fmt: skip
-        view = folder / f"{stem}.png"
-        cutoff = draw_spectrograms(decoded, out, view, title=upload.name)
-        original = upload if upload.suffix.lower() in PLAYABLE else preview(decoded, folder / f"{stem}.input.flac")
-    finally:
-        if decoded != info.path:  # a decoded copy (1.3 GB an hour): not kept while the app runs
-            decoded.unlink(missing_ok=True)
+        # decoded once, here, every block checked as it is (a wav/flac at 44.1 kHz is used in place and
+        # checked as restore reads it): restore, the spectrogram and a preview all read this copy
+        decoded, frames = open_at_rate(info, model.config.sr, folder)
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done / frames)
+
+        try:
+            restore_file(model, info if decoded == info.path else probe(decoded), out,
+                         subtype="FLOAT" if fmt == "wav" else "PCM_24", progress=advance)  # fmt: skip
+            view = folder / f"{stem}.png"
+            cutoff = draw_spectrograms(decoded, out, view, title=upload.name)
+            original = upload if upload.suffix.lower() in PLAYABLE else preview(decoded, folder / f"{stem}.input.flac")
+        finally:
+            if decoded != info.path:  # a decoded copy (1.3 GB an hour): not kept while the app runs
+                decoded.unlink(missing_ok=True)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # a failed upload leaves nothing, a half-decoded copy included
+        raise
     return Restored(upload.name, str(original), str(out), str(view), cutoff)
 
 

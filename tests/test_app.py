@@ -18,6 +18,7 @@ import soundfile as sf
 from apollo.audio.io import open_at_rate, probe
 from apollo.app import AppError, checkpoint_for, draw_spectrograms, plain, restore_upload
 from apollo.checkpoint import save_generator
+from apollo.errors import ApolloError
 from apollo.params import SR
 from tests.helpers.audio import write_tone
 from tests.helpers.live import chromium, free_port, wait_for
@@ -174,3 +175,15 @@ def test_an_upload_browsers_cannot_play_gets_a_flac_preview_and_no_decoded_copy_
 def test_names_in_the_page_are_shown_as_they_are():
     assert plain("*take_2*.mp3 [live] <b>") == r"\*take\_2\*.mp3 \[live\] \<b\>"
     assert plain("a\x1b[31mred\x1b[0m") == "ared"  # no terminal escapes either
+
+
+def test_a_failed_upload_leaves_nothing_behind(tmp_path):
+    write_mp3(tmp_path / "whole.mp3", seconds=3.0, kbps=128)
+    encoded = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "whole.mp3"), "-b:a", "128k",
+                              str(tmp_path / "xing.mp3")])  # fmt: skip  (ffmpeg writes a Xing frame count)
+    assert encoded.returncode == 0
+    data = (tmp_path / "xing.mp3").read_bytes()
+    (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ApolloError, match="truncated"):
+        restore_upload(tiny_model(), tmp_path / "cut.mp3", tmp_path / "out", "wav", lambda f: None)
+    assert not (tmp_path / "out").exists()
