@@ -258,7 +258,7 @@ def evaluate(
 
     from apollo import paths
     from apollo.config import load_params
-    from apollo.evaluate import evaluate_checkpoint
+    from apollo.evaluate import Mixing, evaluate_checkpoint
     from apollo.files import is_url
     from apollo.locate import checkpoint_path
     from apollo.report import overall_lines
@@ -277,11 +277,14 @@ def evaluate(
         raise UserError(f"checkpoint not found: {checkpoint} (run `make repro` first, or pass --checkpoint FILE)")
     out = out or Path(f"eval-{checkpoint.stem}")  # not the params' folder: that one is DVC's output
     given = {"max_samples": max_samples, "visqol": visqol, "real_audio": real_audio}
-    changes = {"out": str(out), "real_audio": in_project(project.evaluate.real_audio)}
+    changes = {"out": str(out), "real_audio": in_project(project.evaluate.real_audio),
+               "recordings": in_project(project.evaluate.recordings),
+               "real_mixtures": in_project(project.evaluate.real_mixtures)}  # fmt: skip
     changes.update((k, v) for k, v in given.items() if v is not None)  # an option given overrides its setting
     params = dataclasses.replace(project.evaluate, **changes)
     shards = shards or in_project(paths.test_split(project.shards.out))
-    result = evaluate_checkpoint(checkpoint, shards, params, pick_device(device.value))
+    mixing = Mixing(project.shards, project.sad.detection)
+    result = evaluate_checkpoint(checkpoint, shards, params, pick_device(device.value), mixing)
     print("\n".join(overall_lines(result)))
     print(f"report: {out / paths.REPORT}")
 

@@ -6,6 +6,9 @@
 * LSD:          per channel, power spectra P = |STFT|^2 with a 2048-point Hann window and hop 512,
                 floored at 1e-10: sqrt( mean over bins of (log10 P - log10 P_hat)^2 ) per frame, then
                 the mean over frames and channels. Unitless (log10 power), 0 for identical signals.
+* high-band level error (dB): the long-term level of the band from the codec's cutoff (found in the degraded
+                input's long-term spectrum; 16 kHz when it shows none) to 20 kHz, estimate minus reference,
+                as an absolute value: does the restored band sit as loud as the original's, whatever the music.
 """
 
 from __future__ import annotations
@@ -51,3 +54,30 @@ def lsd(reference: np.ndarray, estimate: np.ndarray, n_fft: int = 2048, hop: int
     p = np.log10(np.maximum(power_spectrogram(reference, n_fft, hop), EPS))
     p_hat = np.log10(np.maximum(power_spectrogram(estimate, n_fft, hop), EPS))
     return float(np.sqrt(np.square(p - p_hat).mean(-1)).mean())
+
+
+def long_term_level_db(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """(bins,) mean power over frames and channels, in dB (floored at -200)."""
+    return 10 * np.log10(np.maximum(power_spectrogram(x, n_fft, hop).mean((0, 1)), 1e-20))
+
+
+def band_level_db(level_db: np.ndarray, lo_hz: float, hi_hz: float, sr: int) -> float:
+    """Total power of a band of a long-term spectrum (dB)."""
+    freqs = np.linspace(0, sr / 2, len(level_db))
+    band = (freqs >= lo_hz) & (freqs < hi_hz)
+    return float(10 * np.log10(np.sum(10 ** (level_db[band] / 10)) + 1e-20))
+
+
+def high_band_edge(degraded: np.ndarray, sr: int, top_hz: float = 20000.0) -> float:
+    """Where the band the codec removed starts: its cutoff, or 16 kHz when the input shows none."""
+    from apollo.audio.spectrum import codec_cutoff
+
+    cut = codec_cutoff(long_term_level_db(degraded), sr)
+    return min(cut if cut is not None else 16000.0, top_hz - 1000.0)
+
+
+def high_band_level_error(reference: np.ndarray, estimate: np.ndarray, lo_hz: float, sr: int, top_hz: float = 20000.0) -> float:
+    """|level(estimate) - level(reference)| in dB of the band [lo_hz, top_hz)."""
+    ref = band_level_db(long_term_level_db(reference), lo_hz, top_hz, sr)
+    est = band_level_db(long_term_level_db(estimate), lo_hz, top_hz, sr)
+    return float(abs(est - ref))

@@ -42,6 +42,10 @@ class ApolloConfig:
     # not in the paper: add the input spectrum to the heads' output, so the network learns a correction and
     # starts (heads' value half zeroed) as the identity. The published model maps directly (False).
     residual: bool
+    # not in the paper: the heads' output is multiplied by each input frame's RMS bin magnitude, so the network
+    # predicts spectra relative to the music's level (a quiet or dark passage gets a quiet high band) instead
+    # of absolute values that a small model learns as one fixed level for every recording
+    relative_output: bool
 
     def __post_init__(self):
         # resolve the published split so equal architectures compare equal
@@ -75,6 +79,7 @@ class ApolloConfig:
     def from_dict(cls, d: dict) -> ApolloConfig:
         """From a checkpoint's metadata: every field, nothing else."""
         fields = set(cls.__dataclass_fields__)
+        d = {"relative_output": False} | dict(d)  # checkpoints from before the field: absolute output
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown or missing:
             raise ValueError(f"model config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
@@ -92,8 +97,16 @@ class SynthParams:
     songs: int
     seconds: float
     seed: int
-    soundfont: str
-    exciter: bool  # give every stem realistic 16-20 kHz content
+    soundfont: str  # the General MIDI soundfont for pitched parts
+    drumkits: str  # folder of Hydrogen drum kits (and the recorded guitar strums)
+    drum_soundfonts: tuple  # SF2 drum kits
+    samples: str  # folder of recorded loops and instruments
+    real_prob: float  # chance that a stem which can come from recordings does
+    heldout_songs: int  # songs of held-out recordings only, for evaluation
+    heldout_fraction: float  # share of the recordings (kits whole, other files one by one) held out
+    split_seed: int
+    band_limit_db: float  # a drop this large within ~1 kHz between 10 and 21.5 kHz marks a band-limited source
+    exciter: bool  # give the formant singer a 16-20 kHz band that follows its content
     workers: int  # 0: all cores
 
 
@@ -155,6 +168,7 @@ class LossWeights:
     alpha: float  # adversarial
     beta: float  # feature matching
     gamma: float  # multi-resolution STFT
+    delta: float  # multi-resolution log magnitude (not in the paper)
 
 
 @dataclass(frozen=True)
@@ -194,9 +208,12 @@ class EvalParams:
     examples: int  # spectrogram PNGs (lowest bitrates first)
     chunk_seconds: float
     real_audio: str  # "" skips the real-audio set
+    recordings: str  # the synth stage's recordings.json: files the corpus trains on are not scored; "" none
     real_clips: int
     real_seconds: float
     real_bitrates: tuple
+    real_mixtures: str  # the synth stage's held-out songs, mixed as the shards stage mixes; "" skips the set
+    real_mixture_samples: int
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from pathlib import PurePosixPath
 from apollo.files import is_url
 
 SUMMARY = "summary.json"  # synth, sad and shards: what the stage made
+RECORDINGS = "recordings.json"  # synth: the real recordings per split (train / heldout), never both
+HELDOUT = "heldout"  # synth: the folder of the held-out songs (real recordings training never sees)
 SAD_INDEX = "index.json"  # sad: the active segments the shards stage reads
 GENERATOR = "generator.safetensors"  # train: the best generator
 TRAIN_LOGS = "logs"  # train: train.tsv and val.tsv, for the plots
@@ -24,6 +26,7 @@ PER_BITRATE_PLOT = "per_bitrate.png"
 EXAMPLES = "examples"
 PER_BITRATE_TSV = "per_bitrate.tsv"  # the synthetic test split, drawn by the top-level plots
 REAL_PER_BITRATE_TSV = "real_audio_per_bitrate.tsv"  # the real recordings
+MIX_PER_BITRATE_TSV = "real_mixtures_per_bitrate.tsv"  # mixtures of held-out real recordings
 TEST_SPLIT = "test"  # shards: the split evaluation scores
 
 

@@ -14,10 +14,13 @@ from apollo.files import write_json, write_text
 from apollo.metrics import power_spectrogram
 from apollo.params import SR, EvalParams
 
-LABELS = {"sdr": "SDR (dB)", "si_snr": "SI-SNR (dB)", "visqol": "ViSQOL MOS-LQO", "lsd": "LSD (lower is better)"}
+LABELS = {"sdr": "SDR (dB)", "si_snr": "SI-SNR (dB)", "visqol": "ViSQOL MOS-LQO", "lsd": "LSD (lower is better)",
+          "hf_err": "high-band level error (dB, median; lower is better)"}  # fmt: skip
 LSD_DEFINITION = "2048-point Hann, hop 512, power floor 1e-10, log10 units"
-SET_NAMES = {"synthetic": "Synthetic test split", "real_audio": "Real recordings"}  # titles say where they come from
-TSV = {"synthetic": paths.PER_BITRATE_TSV, "real_audio": paths.REAL_PER_BITRATE_TSV}  # dvc.yaml's plots read these
+SET_NAMES = {"synthetic": "Synthetic test split", "real_audio": "Real recordings",
+             "real_mixtures": "Mixtures of held-out real recordings"}  # titles say where they come from
+TSV = {"synthetic": paths.PER_BITRATE_TSV, "real_audio": paths.REAL_PER_BITRATE_TSV,
+       "real_mixtures": paths.MIX_PER_BITRATE_TSV}  # dvc.yaml's plots read these
 
 
 def write_report(params: EvalParams, result: dict, examples: list[dict], checkpoint: str) -> None:
@@ -31,7 +34,8 @@ def write_report(params: EvalParams, result: dict, examples: list[dict], checkpo
     plot_per_bitrate(out / paths.PER_BITRATE_PLOT, result["sets"])
     for pair in examples:
         plot_spectrograms(out / paths.EXAMPLES / f"{pair['key']}.png", pair)
-    titles = {"synthetic": SET_NAMES["synthetic"], "real_audio": f"{SET_NAMES['real_audio']} ({params.real_audio})"}
+    titles = {"synthetic": SET_NAMES["synthetic"], "real_audio": f"{SET_NAMES['real_audio']} ({params.real_audio})",
+              "real_mixtures": f"{SET_NAMES['real_mixtures']} ({params.real_mixtures})"}  # fmt: skip
     write_text(out / paths.REPORT, markdown(result["sets"], titles, examples, checkpoint))
 
 
@@ -89,10 +93,11 @@ def plot_spectrograms(path: Path, pair: dict) -> None:
         seconds = len(power) * 512 / SR
         ax.imshow(db.T, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 100, vmax=db.max(),
                   extent=(0, seconds, 0, SR / 2000))  # fmt: skip
-        ax.axhline(16, color="white", lw=0.6, ls="--")  # MP3 low-pass region starts around here
+        if pair.get("edge_hz"):  # where the codec cut: the band the model has to make
+            ax.axhline(pair["edge_hz"] / 1000, color="white", lw=0.6, ls="--")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("s", fontsize=8)
-    axes[0].set_ylabel("kHz (dashed: 16 kHz)", fontsize=8)
+    axes[0].set_ylabel("kHz (dashed: codec cutoff)", fontsize=8)
     fig.suptitle(f"{pair['key']} ({pair['category']})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -97,12 +97,21 @@ RULES: dict[str, Rule] = {
     "model.band_widths": Rule(nonempty=True, each=COUNT),  # null: the published split
     "model.max_positions": COUNT,
     "model.residual": ANY,
+    "model.relative_output": ANY,
     "model_card.out": PATH,
     "synth.out": PATH,
     "synth.songs": COUNT,
     "synth.seconds": POSITIVE,
     "synth.seed": SEED,
     "synth.soundfont": PATH,
+    "synth.drumkits": PATH,
+    "synth.drum_soundfonts": Rule(item=str),
+    "synth.samples": PATH,
+    "synth.real_prob": Rule(lo=0, hi=1),
+    "synth.heldout_songs": _at_least(0),
+    "synth.heldout_fraction": FRACTION,
+    "synth.split_seed": SEED,
+    "synth.band_limit_db": POSITIVE,
     "synth.exciter": ANY,
     "synth.workers": WORKERS,
     "sources.kind": Rule(choices=READER_KINDS),
@@ -148,6 +157,7 @@ RULES: dict[str, Rule] = {
     "train.loss.alpha": _at_least(0),
     "train.loss.beta": _at_least(0),
     "train.loss.gamma": _at_least(0),
+    "train.loss.delta": _at_least(0),
     "train.disc_windows": Rule(item=int, nonempty=True, unique=True, each=Rule(lo=16, test=_power_of_two)),
     "train.disc_channels": COUNT,
     "train.mixed_precision": Rule(choices=PRECISIONS),
@@ -164,7 +174,10 @@ RULES: dict[str, Rule] = {
     "evaluate.examples": _at_least(0),
     "evaluate.chunk_seconds": _at_least(1),  # as `apollo restore --chunk-seconds`
     "evaluate.real_audio": ANY,  # "" skips the real-audio set
+    "evaluate.recordings": ANY,  # "" scores every file of real_audio
     "evaluate.real_clips": COUNT,
+    "evaluate.real_mixtures": ANY,  # "" skips the real-mixtures set
+    "evaluate.real_mixture_samples": COUNT,
     "evaluate.real_seconds": POSITIVE,
     "evaluate.real_bitrates": Rule(item=int, nonempty=True, unique=True, each=Rule(choices=MP3_KBPS)),  # MP3
 }

@@ -247,7 +247,7 @@ def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) 
 class Logs:
     """Step-indexed TSV logs; on resume, rows past the checkpoint's step are dropped."""
 
-    TRAIN = ("step", "d_loss", "g_loss", "adversarial", "feature_matching", "stft", "lr_g")
+    TRAIN = ("step", "d_loss", "g_loss", "adversarial", "feature_matching", "stft", "log_mag", "lr_g")
 
     def __init__(self, folder: Path, resume_step: int):
         folder.mkdir(parents=True, exist_ok=True)
@@ -263,7 +263,8 @@ class Logs:
             f.write("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in values) + "\n")
 
     def train(self, step, d_loss, g_loss, parts, lr) -> None:
-        values = [float(v.detach()) for v in (d_loss, g_loss, parts["adversarial"], parts["feature_matching"], parts["stft"])]
+        values = [float(v.detach()) for v in (d_loss, g_loss, parts["adversarial"], parts["feature_matching"], parts["stft"],
+                                          parts["log_mag"])]
         self._append("train", [step, *values, float(lr)])
 
     def val(self, step, value) -> None:

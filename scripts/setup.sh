@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# sonic-pi-samples: real recorded audio (CC0 FLAC loops) for the evaluation's real-audio set
+# The corpus' real recordings (lossless, with a real high band): Hydrogen drum kits and guitar strums, the
+# AVL drum kits (SF2), MuseScore General (a lossless General MIDI soundfont), sonic-pi's loops and
+# instruments (also the evaluation's real-audio set: the files the corpus holds out)
 # chromium: headless, for the test that opens the `make plots` page offline
-APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm sonic-pi-samples chromium)
+APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm musescore-general-soundfont-lossless hydrogen-drumkits
+              hydrogen-drumkits-effects avldrums.lv2-soundfont sonic-pi-samples chromium)
 # npm: the plot libraries (below); only when missing, as a NodeSource nodejs bundles its own npm
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 missing=()

@@ -3,13 +3,15 @@
 from apollo import paths
 from apollo.config import load_params
 from apollo.errors import run_command
-from apollo.evaluate import evaluate_checkpoint
+from apollo.evaluate import Mixing, evaluate_checkpoint
 from apollo.report import overall_lines
 
 
 def main() -> None:
     params = load_params()
-    result = evaluate_checkpoint(params.generator_path, paths.test_split(params.shards.out), params.evaluate)
+    mixing = Mixing(params.shards, params.sad.detection)  # the real mixtures are mixed as the shards are
+    result = evaluate_checkpoint(params.generator_path, paths.test_split(params.shards.out), params.evaluate,
+                                 mixing=mixing)  # fmt: skip
     print("\n".join(overall_lines(result)))
 
 

@@ -14,8 +14,9 @@ from apollo.audio.codec import degrade
 from apollo.checkpoint import load_generator, save_generator
 from apollo.config import PROJECT, read_raw
 from apollo.data.shards import write_all
-from apollo.evaluate import (EvaluationError, evaluate_checkpoint, pick_examples, real_audio_pairs, report_set,
-                             score_pair, summarise, synthetic_pairs, visqol)  # fmt: skip
+from apollo.evaluate import (EvaluationError, Mixing, evaluate_checkpoint, mixture_pairs, pick_dark_bright,
+                             pick_examples, real_audio_pairs, report_set, score_pair, summarise, synthetic_pairs,
+                             trained_recordings, visqol)  # fmt: skip
 from apollo.metrics import si_snr
 from apollo.models.apollo import Apollo
 from apollo.params import ShardParams
@@ -81,7 +82,8 @@ def real_folder(tmp_path):
 
 
 def eval_params(tmp_path, **changes):
-    """params.yaml's evaluation, fast: no ViSQOL, a 1 s real-audio clip at two bitrates."""
+    """params.yaml's evaluation, fast: no ViSQOL, a 1 s real-audio clip at two bitrates, no real mixtures."""
+    changes = {"recordings": "", "real_mixtures": ""} | changes
     return section("evaluate", out=str(tmp_path / "eval"), visqol=False, real_audio=real_folder(tmp_path), real_clips=2,
                    real_seconds=1.0, real_bitrates=(32, 64), **changes)  # fmt: skip
 
@@ -94,7 +96,7 @@ def test_identity_generator_scores_like_the_mp3_and_the_report_is_written(shards
     assert list(sets) == ["synthetic", "real_audio"] and [b["samples"] for b in sets.values()] == [2, 2]
     for block in sets.values():
         restored, mp3 = block["overall"]["restored"], block["overall"]["mp3"]
-        assert set(restored) == {"sdr", "si_snr", "lsd"}
+        assert set(restored) == {"sdr", "si_snr", "lsd", "hf_err"}
         assert restored["si_snr"] == pytest.approx(mp3["si_snr"], abs=0.05)
         assert restored["lsd"] == pytest.approx(mp3["lsd"], abs=0.05)
     assert set(sets["synthetic"]["per_category"]) <= {"vocal", "single stem", "multi-stem", "multi-stem + vocal"}
@@ -107,7 +109,7 @@ def test_identity_generator_scores_like_the_mp3_and_the_report_is_written(shards
     assert tsv[0].split("\t")[:3] == ["bitrate", "sdr_restored", "sdr_mp3"] and [r.split("\t")[0] for r in tsv[1:]] == ["32", "64"]
     assert (out / "per_bitrate.tsv").read_text().splitlines()[0] == tsv[0]
     assert (out / "per_bitrate.png").stat().st_size > 1000
-    assert len(list((out / "examples").glob("*.png"))) == 2
+    assert len(list((out / "examples").glob("*.png"))) == 3  # 2 synthetic; the one real clip is darkest and brightest
     report = (out / "report.md").read_text()
     assert f"## Real recordings ({tmp_path / 'real'})" in report and "sonic-pi" not in report and "](examples/" in report
     assert "Samples: 2 synthetic, 2 real audio." in report and "LSD: 2048-point Hann" in report and "ViSQOL: off" in report
@@ -160,7 +162,7 @@ def test_evaluation_holds_only_the_examples_and_scores_as_all_pairs_at_once(test
                                                    params.real_bitrates))  # fmt: skip
     assert result == {"sets": {"synthetic": report_set(rows), "real_audio": report_set(real_rows, categories=False)}}
     drawn = sorted(p.stem for p in (tmp_path / "eval" / "examples").glob("*.png"))
-    assert drawn == sorted(p["key"] for p in pick_examples(synthetic, params.examples))
+    assert drawn == sorted(p["key"] for p in pick_examples(synthetic, params.examples) + pick_dark_bright(real, 2))
 
 
 def test_picking_examples_while_streaming_equals_picking_from_all():
@@ -183,7 +185,12 @@ def test_apollo_evaluate_scores_as_the_stage(shards, tmp_path, monkeypatch):
     raw = read_raw(PROJECT / "params.yaml")
     raw["train"]["out"], raw["shards"]["out"] = "train", "shards"  # relative: the project is tmp_path
     raw["evaluate"].update(out="eval", visqol=False, real_audio="real", real_clips=2, real_seconds=1.0,
-                           real_bitrates=[32, 64], examples=1, max_samples=0)  # fmt: skip
+                           real_bitrates=[32, 64], examples=1, max_samples=0, recordings="",
+                           real_mixtures="heldout", real_mixture_samples=3)  # fmt: skip
+    raw["shards"]["seconds"] = 0.5
+    for s in range(2):  # two held-out songs: mixed as the shards stage mixes
+        write(tmp_path / "heldout" / f"song{s}" / "drums.flac", noise(7, 20 + s) * 0.2)
+        write(tmp_path / "heldout" / f"song{s}" / "bass.flac", noise(7, 30 + s) * 0.2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     tiny_generator(tmp_path / "train" / "generator.safetensors", residual=False)
     real_folder(tmp_path)
@@ -194,7 +201,7 @@ def test_apollo_evaluate_scores_as_the_stage(shards, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "synthetic restored: sdr" in res.output and "real_audio restored: sdr" in res.output
     cli, dvc = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("eval-generator", "eval"))
-    assert cli == dvc and cli["sets"]["real_audio"]["samples"] == 2
+    assert cli == dvc and cli["sets"]["real_audio"]["samples"] == 2 and cli["sets"]["real_mixtures"]["samples"] == 3
 
 
 def numbers_only(tree) -> bool:
@@ -210,3 +217,43 @@ def test_examples_prefer_low_bitrates_and_distinct_categories():
     pairs = [{"key": k, "bitrate": b, "category": c, "target": audio} for k, b, c in
              [("a", 128, "vocal"), ("b", 24, "vocal"), ("c", 24, "vocal"), ("d", 64, "multi-stem"), ("e", 32, "vocal")]]  # fmt: skip
     assert [p["key"] for p in pick_examples(pairs, 3)] == ["b", "d", "c"]
+
+
+def test_recordings_the_corpus_trains_on_are_never_scored(tmp_path):
+    write(tmp_path / "real" / "a.flac", tones(1.5))
+    write(tmp_path / "real" / "b.flac", tones(1.5) * 0.5)
+    listing = tmp_path / "recordings.json"
+    listing.write_text(json.dumps({"train": [str(tmp_path / "real" / "a.flac")], "heldout": [str(tmp_path / "real" / "b.flac")]}))
+    exclude = trained_recordings(listing)
+    keys = {p["key"] for p in real_audio_pairs(tmp_path / "real", 4, 1.0, (64,), exclude)}
+    assert keys == {"b@64"}
+    with pytest.raises(EvaluationError, match="no list"):
+        trained_recordings(tmp_path / "missing.json")
+
+
+def test_real_mixtures_are_mixed_as_the_shards_are(stem_folder):
+    """The held-out songs' stems, 1-8 of them at +-gain_db, encoded at the shards' bitrates: the recipe of the
+    shards stage itself, so the same (seed, index) gives the same mixture every run."""
+    shards = section("shards", seconds=0.5, min_stems=2, max_stems=3)
+    sad = section("sad").detection
+    first, again = (list(mixture_pairs(stem_folder, shards, sad, 6)) for _ in range(2))
+    assert len(first) == 6 and [p["key"] for p in first] == [f"mix-{i:04d}" for i in range(6)]
+    for a, b in zip(first, again):
+        assert np.array_equal(a["target"], b["target"]) and a["bitrate"] == b["bitrate"]
+        assert a["target"].shape == a["degraded"].shape == (2, int(0.5 * 44100))
+        assert a["bitrate"] in shards.bitrates and a["category"] in {"multi-stem", "multi-stem + vocal"}
+    assert len({p["target"].tobytes() for p in first}) == 6
+    with pytest.raises(EvaluationError, match="no held-out songs"):
+        list(mixture_pairs(stem_folder / "nothing", shards, sad, 2))
+
+
+def test_high_band_error_is_zero_for_the_original_and_large_for_the_mp3():
+    from apollo.metrics import high_band_edge, high_band_level_error
+
+    clean = (noise(3.0, seed=7) * 0.3).T
+    mp3, _, _ = degrade(clean.T.copy(), 44100, "mp3", 64)
+    edge = high_band_edge(mp3.T, 44100)
+    assert 10000 < edge < 19000  # LAME's low-pass at 64 kbps
+    assert high_band_level_error(clean, clean, edge, 44100) < 1e-6
+    assert high_band_level_error(clean, mp3.T, edge, 44100) > 20
+    assert high_band_level_error(clean, 0.5 * clean, edge, 44100) == pytest.approx(6.02, abs=0.01)

@@ -7,6 +7,7 @@ from apollo.losses import (
     feature_matching_loss,
     generator_adversarial_loss,
     generator_loss,
+    log_magnitude_loss,
     multi_resolution_stft_loss,
 )
 
@@ -47,8 +48,27 @@ def test_generator_total_weights_the_parts():
     y = torch.randn(1, 1, 2048)
     real = [(torch.ones(3), [torch.ones(2)])]
     fake = [(torch.zeros(3), [torch.zeros(2)])]
-    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0), windows=(64,))
+    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0, 0.0), windows=(64,))
     assert parts["adversarial"].item() == pytest.approx(1.0)
     assert parts["feature_matching"].item() == pytest.approx(1.0)
     assert parts["stft"].item() == pytest.approx(1.0, rel=1e-5)
     assert total.item() == pytest.approx(10.0, rel=1e-5)
+    total, parts = generator_loss(y, 0.1 * y, real, fake, LossWeights(0.0, 0.0, 0.0, 7.0), windows=(64,))
+    assert parts["log_mag"].item() == pytest.approx(2.0, rel=1e-3)  # 20 dB too quiet everywhere: 2 log10 units
+    assert total.item() == pytest.approx(14.0, rel=1e-3)
+
+
+def test_log_magnitude_loss_counts_quiet_bands_as_loud_ones():
+    """Relative to the same error in the loud band, a level error in a band 60 dB down weighs far more in the
+    log loss than in the linear STFT loss, which barely sees it: why the log term makes the high band follow
+    the music."""
+    t = torch.arange(8192) / 44100
+    loud, quiet = torch.sin(2 * torch.pi * 1000 * t), 1e-3 * torch.sin(2 * torch.pi * 17000 * t)
+    target = (loud + quiet)[None]
+    wrong_quiet = (loud + 10 * quiet)[None]  # the high tone 20 dB too loud
+    wrong_loud = (10 * loud + quiet)[None]  # the low tone 20 dB too loud
+    windows = (256,)
+    log_q, log_l = log_magnitude_loss(target, wrong_quiet, windows), log_magnitude_loss(target, wrong_loud, windows)
+    lin_q, lin_l = (multi_resolution_stft_loss(target, x, windows) for x in (wrong_quiet, wrong_loud))
+    assert log_q / log_l > 0.1
+    assert log_q / log_l > 20 * (lin_q / lin_l)

@@ -19,13 +19,14 @@ from tests.helpers.live import chromium
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 EVAL_COLUMNS = tuple(per_bitrate_tsv(
-    {"24": {s: {m: 0.0 for m in ("sdr", "si_snr", "visqol", "lsd")} for s in ("restored", "mp3")}}).split("\n")[0].split("\t"))
+    {"24": {s: {m: 0.0 for m in ("sdr", "si_snr", "visqol", "lsd", "hf_err")} for s in ("restored", "mp3")}}).split("\n")[0].split("\t"))
 LOGS = paths.join(PARAMS["train"]["out"], paths.TRAIN_LOGS)
 COLUMNS = {  # what the pipeline writes at each plotted path
     paths.join(LOGS, paths.TRAIN_LOG): Logs.TRAIN,
     paths.join(LOGS, paths.VAL_LOG): ("step", "val_stft"),
     paths.join(PARAMS["evaluate"]["out"], paths.PER_BITRATE_TSV): EVAL_COLUMNS,
     paths.join(PARAMS["evaluate"]["out"], paths.REAL_PER_BITRATE_TSV): EVAL_COLUMNS,
+    paths.join(PARAMS["evaluate"]["out"], paths.MIX_PER_BITRATE_TSV): EVAL_COLUMNS,
 }  # fmt: skip
 
 
@@ -48,7 +49,7 @@ def plot_definitions() -> dict:
 
 def test_every_plot_is_titled_and_draws_columns_the_pipeline_writes():
     plots = plot_definitions()
-    assert len(plots) == 8
+    assert len(plots) == 9
     for name, spec in plots.items():
         assert spec["title"] and spec["x_label"] and spec["y_label"], name
         assert spec["y_label"] not in ("y", spec["x"]), name
@@ -73,12 +74,14 @@ def fake_outputs(project: Path) -> None:
     for step in range(1, 121):
         stft = 1 + 3 * math.exp(-step / 40) + 0.1 * math.sin(step)
         rows.append(f"{step}\t{0.5 + 0.05 * math.sin(step / 3):.4f}\t{45 * stft:.4f}\t{0.7 - 0.04 * math.cos(step / 5):.4f}"
-                    f"\t{0.3 + 0.1 * math.exp(-step / 30):.4f}\t{stft:.4f}\t0.001")  # fmt: skip
+                    f"\t{0.3 + 0.1 * math.exp(-step / 30):.4f}\t{stft:.4f}\t{stft / 2:.4f}\t0.001")  # fmt: skip
     (logs / "train.tsv").write_text("\n".join(rows) + "\n")
     (logs / "val.tsv").write_text("step\tval_stft\n" + "".join(f"{s}\t{1.2 + 3 * math.exp(-s / 40):.4f}\n" for s in range(20, 121, 20)))
-    for name, shift in (("per_bitrate.tsv", 0.0), ("real_audio_per_bitrate.tsv", 0.5)):
-        per_bitrate = {str(b): {"restored": {"sdr": 8 + b / 10, "si_snr": 8 + b / 10, "visqol": 2 + b / 80 - shift, "lsd": 1.6 - b / 200 + shift},
-                                "mp3": {"sdr": 8.2 + b / 10, "si_snr": 8.3 + b / 10, "visqol": 1.2 + b / 40, "lsd": 7 - b / 30 - shift}}
+    for name, shift in (("per_bitrate.tsv", 0.0), ("real_audio_per_bitrate.tsv", 0.5), ("real_mixtures_per_bitrate.tsv", 0.3)):
+        per_bitrate = {str(b): {"restored": {"sdr": 8 + b / 10, "si_snr": 8 + b / 10, "visqol": 2 + b / 80 - shift, "lsd": 1.6 - b / 200 + shift,
+                                             "hf_err": 3 + shift},
+                                "mp3": {"sdr": 8.2 + b / 10, "si_snr": 8.3 + b / 10, "visqol": 1.2 + b / 40, "lsd": 7 - b / 30 - shift,
+                                        "hf_err": 30 - b / 10}}
                        for b in (24, 32, 48, 64, 96, 128)}  # fmt: skip
         (project / "data" / "eval").mkdir(parents=True, exist_ok=True)
         (project / "data" / "eval" / name).write_text(per_bitrate_tsv(per_bitrate))

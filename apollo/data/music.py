@@ -53,6 +53,7 @@ class Plan:
     bars: list[tuple[str, int, tuple[int, int, int]]]  # (section, index of section, chord pitches)
     stems: dict[str, list[Note]] = field(default_factory=dict)
     programs: dict[str, int] = field(default_factory=dict)
+    sections: dict[str, set[int]] = field(default_factory=dict)  # stem -> the sections it plays in
 
     @property
     def beat(self) -> float:
@@ -85,11 +86,13 @@ def compose(rng: np.random.Generator, seconds: float) -> Plan:
         # each stem plays in some sections only: the silent gaps SAD should find
         on = {s for s in sections if rng.random() < SECTION_PROB} or {sections[int(rng.integers(len(sections)))]}
         plan.programs[stem] = int(rng.choice(PROGRAMS[stem])) if stem in PROGRAMS else 0
+        plan.sections[stem] = on
         plan.stems[stem] = PARTS[stem](rng, plan, on)
     return plan
 
 
-def _bars(plan: Plan, on: set[int]):
+def bar_spans(plan: Plan, on: set[int]):
+    """(start s, section name, chord, last bar of its section) of every bar in the sections `on`."""
     bar = 4 * plan.beat
     for i, (name, section, ch) in enumerate(plan.bars):
         if section in on:
@@ -104,7 +107,7 @@ def _vel(rng, base: int, spread: int = 12) -> int:
 def bass(rng, plan, on):
     notes, b = [], plan.beat
     pattern = [(0, 1.5), (1.5, 0.5), (2, 1), (3, 1)] if rng.random() < 0.5 else [(i * 0.5, 0.45) for i in range(8)]
-    for t0, _, ch, _ in _bars(plan, on):
+    for t0, _, ch, _ in bar_spans(plan, on):
         low = 36 + (ch[0] - 36) % 12
         for k, (pos, dur) in enumerate(pattern):
             pitch = low + (7 if k % 4 == 2 and rng.random() < 0.4 else 0)
@@ -115,7 +118,7 @@ def bass(rng, plan, on):
 def drums(rng, plan, on):
     notes, b = [], plan.beat
     swing = rng.random() < 0.3
-    for t0, _, _, last in _bars(plan, on):
+    for t0, _, _, last in bar_spans(plan, on):
         if rng.random() < 0.25:
             notes.append(Note(t0, 0.5, 49, _vel(rng, 100)))  # crash
         for eighth in range(8):
@@ -135,7 +138,7 @@ def drums(rng, plan, on):
 def percussion(rng, plan, on):
     notes, b = [], plan.beat
     kit = [int(x) for x in rng.choice([54, 56, 62, 63, 64, 69, 70, 75, 82], 3, replace=False)]
-    for t0, _, _, _ in _bars(plan, on):
+    for t0, _, _, _ in bar_spans(plan, on):
         for six in range(16):
             if six % 2 == 0 or rng.random() < 0.3:
                 notes.append(Note(t0 + six * b / 4, 0.1, kit[six % 3 if six % 4 else 0], _vel(rng, 75, 20)))
@@ -145,7 +148,7 @@ def percussion(rng, plan, on):
 def comp(rng, plan, on, octave: int, rhythm: tuple[float, ...], length: float, spread: float = 0.0):
     """Chords on a rhythm (in beats); `spread` seconds between strummed strings."""
     notes, b = [], plan.beat
-    for t0, _, ch, _ in _bars(plan, on):
+    for t0, _, ch, _ in bar_spans(plan, on):
         voicing = [p % 12 + 12 * octave for p in ch] + [ch[0] % 12 + 12 * (octave + 1)]
         for pos in rhythm:
             for k, p in enumerate(sorted(voicing)):
@@ -158,7 +161,7 @@ def melody(rng, plan, on, low: int, high: int, step_beats: float = 0.5):
     notes, b = [], plan.beat
     scale = [p for p in range(low, high + 1) if (p - plan.root) % 12 in SCALES[plan.mode]]
     idx = len(scale) // 2
-    for t0, _, ch, _ in _bars(plan, on):
+    for t0, _, ch, _ in bar_spans(plan, on):
         pos = 0.0
         while pos < 4:
             dur = step_beats * float(rng.choice([1, 1, 2, 3]))

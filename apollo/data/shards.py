@@ -48,7 +48,11 @@ def load_index(path: str) -> Index:
 
 @lru_cache(maxsize=4)
 def _read_index(path: str, mtime_ns: int) -> Index:
-    songs = json.loads(Path(path).read_text())["songs"]
+    return index_of(json.loads(Path(path).read_text())["songs"])
+
+
+def index_of(songs: dict) -> Index:
+    """The recipes' view of a SAD index's songs."""
     mixtures, stems = {s: [] for s in SPLITS}, {s: {} for s in SPLITS}
     for name in sorted(songs):
         song = songs[name]

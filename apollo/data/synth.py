@@ -1,13 +1,23 @@
-"""Stage `synth`: the embedded default corpus of procedurally generated multi-stem songs.
+"""Stage `synth`: the embedded default corpus of multi-stem songs, made of real recordings where there are some.
 
-Each song (see ``music.py`` for the composition) is rendered stem by stem with
-fluidsynth and a General MIDI soundfont -- a fresh synth per song, reset
-between stems, since a reused synth leaks voices and controller state between
-renders -- except vocals, which come from a small formant singer in numpy.
-Sampled instruments carry almost nothing above 16 kHz, yet MP3 restoration is
-about that band, so a harmonic exciter gives every stem realistic 16-20 kHz
-content towards a per-stem target level. Output: ``<out>/<song>/<stem>.flac``
-and ``mixture.flac`` (their exact sum), 44.1 kHz stereo, plus ``summary.json``.
+Each song (see ``music.py`` for the composition) is rendered stem by stem:
+
+* drums: a groove through a real kit (a Hydrogen kit's multi-velocity one-shots, or an AVL drum kit's
+  SF2 through fluidsynth), else the General MIDI kit; percussion through the hand-percussion kit or
+  recorded hits;
+* guitar: recorded strums on the song's chords, or a soundfont guitar; ``other``: recorded loops played as
+  they are, or a soundfont instrument;
+* every other pitched part through the General MIDI soundfont (``synth.soundfont``: MuseScore General,
+  lossless samples), a fresh fluidsynth per song, reset between stems;
+* vocals from a small formant singer in numpy: the one source with no real high band, so only it gets the
+  harmonic exciter, at a 16-18 kHz level that follows its own 8-12 kHz content.
+
+A rendered stem whose spectrum shows a band limit (``recorded.band_limit_hz``: a band-limited soundfont
+sample, most flutes) is rendered again with another program, or left out; the summary counts both.
+Training songs use the ``train`` half of the real material; ``heldout_songs`` more songs, written under
+``<out>/heldout/``, use only the held-out half and only real recordings (no singer, no fallback): the
+evaluation's real mixtures. Output: ``<out>/<song>/<stem>.flac`` and ``mixture.flac`` (their exact sum),
+44.1 kHz stereo, plus ``summary.json``.
 """
 
 from __future__ import annotations
@@ -19,16 +29,14 @@ import soundfile as sf
 from scipy import signal
 
 from apollo import paths
-from apollo.data.music import Note, Plan, compose
+from apollo.data import recorded
+from apollo.data.music import PROGRAMS, Note, Plan, bar_spans, compose
 from apollo.files import write_json
 from apollo.parallel import map_progress
 from apollo.params import SR, SynthParams
 
-# 16-18 kHz level relative to the stem's full band (dB) that the exciter aims for
-HF_TARGET_DB = {
-    "bass": -62, "bowed_strings": -46, "drums": -30, "guitar": -44, "other": -40, "other_keys": -46,
-    "other_plucked": -40, "percussion": -28, "piano": -48, "vocals": -44, "wind": -42,
-}  # fmt: skip
+HELDOUT = paths.HELDOUT  # the held-out songs: <out>/heldout/<song>/, and their material's split name
+FALLBACK_TRIES = 3  # programs tried for a pitched stem before it is left out as band-limited
 VOWELS = {  # formant (Hz, bandwidth Hz, gain) triples, roughly a tenor
     "a": ((700, 110, 1.0), (1220, 120, 0.5), (2600, 160, 0.25), (3300, 250, 0.1)),
     "e": ((400, 70, 1.0), (2000, 110, 0.4), (2550, 150, 0.3), (3300, 250, 0.1)),
@@ -40,8 +48,8 @@ VOWELS = {  # formant (Hz, bandwidth Hz, gain) triples, roughly a tenor
 
 
 
-def song_name(index: int) -> str:
-    return f"song_{index:03d}"
+def song_name(index: int, split: str = "train") -> str:
+    return f"song_{index:03d}" if split == "train" else f"heldout_{index:03d}"
 
 
 def band_level_db(audio: np.ndarray, lo: float, hi: float, sr: int = SR) -> float:
@@ -119,71 +127,174 @@ def sing(notes: list[Note], length: int, rng: np.random.Generator) -> np.ndarray
     return np.repeat(out[:, None], 2, axis=1)
 
 
-def render_song(plan: Plan, length: int, soundfont: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    import fluidsynth  # imported here: worker processes each load their own library state
+class Renderer:
+    """One song's fluidsynth (General MIDI soundfont, plus the SF2 drum kits on demand)."""
 
-    fs = fluidsynth.Synth(samplerate=float(SR), gain=0.5)
-    try:
-        fs.setting("synth.reverb.active", 0)  # dry stems; reverb tails would blur SAD's gaps
-        fs.setting("synth.chorus.active", 0)
-        sfid = fs.sfload(soundfont)
-        if sfid < 0:
-            raise RuntimeError(f"cannot load soundfont {soundfont}")
-        stems = {}
-        for stem, notes in plan.stems.items():
-            if stem == "vocals":
-                stems[stem] = sing(notes, length, rng)
-            else:
-                pan = 64 if stem in ("bass", "drums") else int(rng.integers(30, 98))
-                drums = stem in ("drums", "percussion")
-                stems[stem] = render_midi(fs, sfid, notes, plan.programs[stem], drums, length, pan)
-        return stems
-    finally:
-        fs.delete()
+    def __init__(self, soundfont: str):
+        import fluidsynth  # imported here: worker processes each load their own library state
+
+        self.fs = fluidsynth.Synth(samplerate=float(SR), gain=0.5)
+        self.fs.setting("synth.reverb.active", 0)  # dry stems; reverb tails would blur SAD's gaps
+        self.fs.setting("synth.chorus.active", 0)
+        self.fonts: dict[str, int] = {}
+        self.gm = self.font(soundfont)
+
+    def font(self, path: str) -> int:
+        if path not in self.fonts:
+            sfid = self.fs.sfload(path)
+            if sfid < 0:
+                raise RuntimeError(f"cannot load soundfont {path}")
+            self.fonts[path] = sfid
+        return self.fonts[path]
+
+    def close(self) -> None:
+        self.fs.delete()
 
 
-def make_song(params: SynthParams, index: int) -> dict:
+def programs_of(stem: str, split: str, params: SynthParams) -> list[int]:
+    """General MIDI programs a stem may use in a split: held-out songs play programs training never hears."""
+    programs = list(PROGRAMS.get(stem, (0,)))
+    train = [p for p in programs if recorded.split_of(f"gm{p}", params.split_seed, params.heldout_fraction) == "train"]
+    train = train or programs  # a stem whose programs all hashed to held out keeps them for training
+    return train if split == "train" else [p for p in programs if p not in train]
+
+
+def render_stem(r: Renderer, stem: str, plan: Plan, cat, split: str, params: SynthParams, length: int,
+                rng: np.random.Generator, counts: dict) -> tuple[np.ndarray | None, str]:
+    """One stem's audio and where it came from ("kit <name>", "strums", ...), or (None, why) when left out."""
+    notes, on, real = plan.stems[stem], plan.sections[stem], rng.random() < params.real_prob or split == HELDOUT
+    kits = cat.kits[split]
+    if stem == "drums" and real and (kits or cat.sf2_kits[split]):
+        drum_kits = [k for k in kits if {"kick", "snare"} <= set(k.roles)]
+        options = [("kit", k) for k in drum_kits] + [("sf2", f) for f in cat.sf2_kits[split]]
+        kind, kit = options[int(rng.integers(len(options)))]
+        if kind == "kit":
+            return recorded.render_kit(kit, notes, length, rng), f"kit {kit.name}"
+        return render_midi(r.fs, r.font(kit), notes, 0, False, length, 64), f"sf2 {Path(kit).stem}"
+    if stem == "percussion" and real:
+        hand = [k for k in kits if "perc" in k.roles]
+        if hand and rng.random() < 0.5 or hand and not cat.hits[split]:
+            kit = hand[int(rng.integers(len(hand)))]
+            return recorded.render_kit(kit, notes, length, rng), f"kit {kit.name}"
+        if cat.hits[split]:
+            return recorded.render_hits(cat.hits[split], notes, length, rng), "hits"
+    if stem == "guitar" and real and cat.strums[split]:
+        chords = [(t0, ch, plan.beat) for t0, _, ch, _ in bar_spans(plan, on)]
+        return recorded.render_strums(cat.strums[split], chords, length, rng), "strums"
+    if stem == "other" and real and cat.loops[split]:
+        spans = [(t0, t0 + 4 * plan.beat) for t0, _, _, _ in bar_spans(plan, on)]
+        return recorded.render_loops(cat.loops[split], spans, length, rng), "loops"
+    if stem == "vocals":
+        return (None, "synthetic") if split == HELDOUT else (sing(notes, length, rng), "singer")
+    if split == HELDOUT and stem in ("drums", "percussion"):
+        return None, "no held-out kit"
+    drums = stem in ("drums", "percussion")
+    candidates = [0] if drums else programs_of(stem, split, params)
+    if not candidates:
+        return None, "no held-out program"
+    rng.shuffle(candidates)
+    pan = 64 if stem in ("bass", "drums") else int(rng.integers(30, 98))
+    for program in ([plan.programs[stem]] if plan.programs[stem] in candidates else []) + candidates[:FALLBACK_TRIES]:
+        audio = render_midi(r.fs, r.gm, notes, program, drums, length, pan)
+        cut = recorded.band_limit_hz(audio, SR, params.band_limit_db)
+        if cut is None:
+            return audio, f"soundfont {program}"
+        counts["band_limited_renders"] = counts.get("band_limited_renders", 0) + 1
+    return None, "band-limited"
+
+
+def make_song(params: SynthParams, index: int, cat=None, split: str = "train") -> dict:
     """Compose, render, excite, level and write one song; returns its summary."""
-    rng = np.random.default_rng([params.seed, index])
+    cat = cat if cat is not None else catalogue(params)
+    rng = np.random.default_rng([params.seed, index] if split == "train" else [params.seed, 1, index])
     length = int(params.seconds * SR)
     plan = compose(rng, params.seconds)
-    stems = render_song(plan, length, params.soundfont, rng)
-    summary = {"tempo": plan.tempo, "key": f"{plan.root}{plan.mode[:3]}", "stems": {}}
-    for name, audio in stems.items():
-        rms = np.sqrt(np.mean(np.square(audio))) + 1e-12
-        audio = audio * (10 ** (rng.uniform(-24, -16) / 20) / rms)  # stem level in the mix
-        before = band_level_db(audio, 16000, 18000)
-        if params.exciter:
-            audio = excite(audio, HF_TARGET_DB[name] + rng.uniform(-3, 3))
-        stems[name] = audio
-        summary["stems"][name] = {"hf_16_18k_db_before": round(before, 1), "hf_16_18k_db": round(band_level_db(audio, 16000, 18000), 1)}
+    summary = {"tempo": plan.tempo, "key": f"{plan.root}{plan.mode[:3]}", "stems": {}, "left_out": {}, "counts": {}}
+    r = Renderer(params.soundfont)
+    stems = {}
+    try:
+        for name in plan.stems:
+            audio, source = render_stem(r, name, plan, cat, split, params, length, rng, summary["counts"])
+            if audio is None or np.abs(audio).max() < 1e-6:
+                summary["left_out"][name] = source if audio is None else "silent"
+                continue
+            rms = np.sqrt(np.mean(np.square(audio))) + 1e-12
+            audio = audio * (10 ** (rng.uniform(-24, -16) / 20) / rms)  # stem level in the mix
+            before = band_level_db(audio, 16000, 18000)
+            if params.exciter and source == "singer":  # no real high band: one that follows its 8-12 kHz
+                audio = excite(audio, band_level_db(audio, 8000, 12000) + rng.uniform(-16, -8))
+            stems[name] = audio
+            summary["stems"][name] = {"source": source, "hf_16_18k_db_before": round(before, 1),
+                                      "hf_16_18k_db": round(band_level_db(audio, 16000, 18000), 1),
+                                      "hf_16_20k_db": round(band_level_db(audio, 16000, 20000), 1)}  # fmt: skip
+    finally:
+        r.close()
+    if not stems:
+        return summary
     mixture = sum(stems.values())
     scale = min(1.0, 0.9 / (np.abs(mixture).max() + 1e-9))  # one factor for all: mixture stays their sum
-    folder = Path(params.out) / song_name(index)
+    folder = Path(params.out) / (HELDOUT if split == HELDOUT else "") / song_name(index, split)
     folder.mkdir(parents=True, exist_ok=True)
     for name, audio in list(stems.items()) + [("mixture", mixture)]:
         sf.write(str(folder / f"{name}.flac"), (audio * scale).astype(np.float32), SR, subtype="PCM_16")
     return summary
 
 
-def _make_song(job: tuple[SynthParams, int]) -> dict:
+def catalogue(params: SynthParams) -> recorded.Catalogue:
+    return recorded.build_catalogue(params.drumkits, tuple(params.drum_soundfonts), params.samples,
+                                    params.split_seed, params.heldout_fraction, params.band_limit_db)  # fmt: skip
+
+
+def _make_song(job) -> dict:
     return make_song(*job)
 
 
+def _levels(values: list[float]) -> dict:
+    q = np.percentile(values, [10, 50, 90]) if values else [float("nan")] * 3
+    return {"n": len(values), "p10": round(float(q[0]), 1), "median": round(float(q[1]), 1), "p90": round(float(q[2]), 1)}
+
+
 def synthesize(params: SynthParams) -> dict:
-    """Render the whole corpus (in parallel) and write ``summary.json``."""
+    """Render the whole corpus and the held-out songs (in parallel) and write ``summary.json``."""
     out = Path(params.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(params, i) for i in range(params.songs)]
+    cat = catalogue(params)
+    jobs = [(params, i, cat, "train") for i in range(params.songs)]
+    jobs += [(params, i, cat, HELDOUT) for i in range(params.heldout_songs)]
     songs = map_progress(_make_song, jobs, params.workers, "synth")
     per_stem: dict[str, list[float]] = {}
-    for song in songs:
+    sources: dict[str, int] = {}
+    left_out: dict[str, int] = {}
+    renders = 0
+    for (_, _, _, split), song in zip(jobs, songs):
         for name, s in song["stems"].items():
-            per_stem.setdefault(name, []).append(s["hf_16_18k_db"])
+            if split == "train":
+                per_stem.setdefault(name, []).append(s["hf_16_20k_db"])
+            kind = s["source"].split(" ")[0]
+            sources[f"{split}/{kind}"] = sources.get(f"{split}/{kind}", 0) + 1
+        for why in song["left_out"].values():
+            left_out[why] = left_out.get(why, 0) + 1
+        renders += song["counts"].get("band_limited_renders", 0)
+    reference = [band_level_db(recorded.load(p), 16000, 20000) for p in sorted(cat.loops["train"] + cat.loops[HELDOUT])]
     summary = {
-        "songs": {song_name(i): s for i, s in enumerate(songs)},
+        "songs": {song_name(i, split): s for (_, i, _, split), s in zip(jobs, songs)},
         "stem_counts": {k: len(v) for k, v in sorted(per_stem.items())},
-        "hf_16_18k_db_mean": {k: round(float(np.mean(v)), 1) for k, v in sorted(per_stem.items())},
+        "hf_16_18k_db_mean": {k: round(float(np.mean([song["stems"][k]["hf_16_18k_db"] for (_, _, _, sp), song in
+                                                       zip(jobs, songs) if sp == "train" and k in song["stems"]])), 1)
+                              for k in sorted(per_stem)},  # fmt: skip
+        "hf_16_20k_db": {k: _levels(v) for k, v in sorted(per_stem.items())},
+        "hf_16_20k_db_real_recordings": _levels(reference),
+        "stem_sources": dict(sorted(sources.items())),
+        "stems_left_out": dict(sorted(left_out.items())),
+        "band_limited_renders": renders,
+        "material": {split: {"kits": sorted(k.name for k in cat.kits[split]),
+                             "sf2_kits": sorted(Path(p).name for p in cat.sf2_kits[split]),
+                             "strum_files": sum(len(v) for v in cat.strums[split].values()),
+                             "loops": len(cat.loops[split]), "hits": len(cat.hits[split])}
+                     for split in recorded.SPLIT_NAMES},  # fmt: skip
+        "band_limited_files": len(cat.band_limited),
+        "band_limited": sorted(cat.band_limited),
     }
     write_json(out / paths.SUMMARY, summary)
+    write_json(out / paths.RECORDINGS, {split: sorted(cat.files(split)) for split in recorded.SPLIT_NAMES})
     return summary

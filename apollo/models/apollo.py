@@ -217,6 +217,12 @@ class TCNBlock(nn.Module):
         return out
 
 
+def frame_level(spec: torch.Tensor) -> torch.Tensor:
+    """(B, F, T) complex -> (B, 1, T): RMS bin magnitude of each frame (per frame, so chunking and streaming
+    see the same value)."""
+    return (torch.view_as_real(spec).square().sum(-1).mean(1, keepdim=True) + EPS).sqrt()
+
+
 class Apollo(nn.Module):
     """Apollo generator: (batch, channels, samples) -> same, channels restored independently."""
 
@@ -259,6 +265,8 @@ class Apollo(nn.Module):
     def restore_spectrum(self, spec: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
         """(B, F, T) complex -> (B, F, T) complex; cache as in `blocks` (streaming only)."""
         out = self.decoder(self.blocks(self.encoder(spec), cache))
+        if self.config.relative_output:
+            out = out * frame_level(spec)
         return out + spec if self.config.residual else out
 
     def blocks(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:

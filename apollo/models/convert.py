@@ -73,6 +73,7 @@ def infer_published_config(state: dict, sr: int = SR) -> ApolloConfig:
         max_positions=cos.shape[0] if cos is not None else 100,
         causal=False,  # the published model: centred TCN, direct mapping
         residual=False,
+        relative_output=False,
     )
 
 
@@ -98,8 +99,8 @@ def from_published(state: dict, sr: int = SR) -> tuple[ApolloConfig, dict]:
 
 def to_published(config: ApolloConfig, state: dict) -> dict:
     """State dict of :class:`Apollo` -> the published layout (loadable by the published code)."""
-    if config.residual or config.causal:
-        raise ValueError("a residual or causal model has no equivalent in the published code")
+    if config.residual or config.causal or config.relative_output:
+        raise ValueError("a residual, causal or relative-output model has no equivalent in the published code")
     out: dict[str, torch.Tensor] = {}
     for (part, name), (prefix, suffix) in BAND_KEYS.items():
         band = 0

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from apollo.data.music import STEMS, compose
-from apollo.data.synth import band_level_db, excite, make_song, song_name
+from pathlib import Path
+
+from apollo.data.music import PROGRAMS, STEMS, compose
+from apollo.data.synth import band_level_db, catalogue, excite, make_song, programs_of, song_name
 from tests.helpers.params import section
 
 pytestmark = pytest.mark.slow  # renders with fluidsynth: a few seconds
@@ -21,8 +23,9 @@ def digests(folder):
 def test_song_is_deterministic_and_consistent(tmp_path):
     a = section("synth", out=str(tmp_path / "a"), seconds=8.0, seed=5)
     b = section("synth", out=str(tmp_path / "b"), seconds=8.0, seed=5)
-    summary = make_song(a, 3)
-    make_song(b, 3)
+    cat = catalogue(a)
+    summary = make_song(a, 3, cat)
+    make_song(b, 3, cat)
     folder = tmp_path / "a" / song_name(3)
     assert digests(folder) == digests(tmp_path / "b" / song_name(3))
     names = {p.stem for p in folder.iterdir()}
@@ -35,11 +38,33 @@ def test_song_is_deterministic_and_consistent(tmp_path):
         assert s["hf_16_18k_db"] >= s["hf_16_18k_db_before"] - 0.5
 
 
+def test_held_out_songs_use_held_out_recordings_only(tmp_path):
+    """No file is both trained on and evaluated: every stem of a held-out song is a held-out recording, or a
+    soundfont program training never plays; no formant singer."""
+    params = section("synth", out=str(tmp_path), seconds=8.0)
+    cat = catalogue(params)
+    held_kits = {k.name for k in cat.kits["heldout"]} | {Path(p).stem for p in cat.sf2_kits["heldout"]}
+    train_programs = {p for stem in PROGRAMS for p in programs_of(stem, "train", params)}
+    sources = []
+    for i in range(3):
+        song = make_song(params, i, cat, "heldout")
+        assert (tmp_path / "heldout" / song_name(i, "heldout") / "mixture.flac").exists()
+        for stem, s in song["stems"].items():
+            kind, _, name = s["source"].partition(" ")
+            sources.append(kind)
+            assert kind != "singer"
+            if kind in ("kit", "sf2"):
+                assert name in held_kits
+            if kind == "soundfont" and stem not in ("drums", "percussion"):
+                assert int(name) not in train_programs
+    assert {"kit", "strums", "loops"} & set(sources)
+
+
 def test_corpus_independent_of_workers_and_hash_seed(tmp_path):
     """Same bytes with 1 or 2 worker processes and under different PYTHONHASHSEEDs."""
     code = (
         "import sys; from apollo.data.synth import synthesize; from tests.helpers.params import section; "
-        'synthesize(section("synth", out=sys.argv[1], songs=2, seconds=3.0, workers=int(sys.argv[2])))'
+        'synthesize(section("synth", out=sys.argv[1], songs=2, heldout_songs=1, seconds=3.0, workers=int(sys.argv[2])))'
     )
     runs = {}
     for name, workers, hash_seed in (("a", 1, "1"), ("b", 2, "2")):

@@ -124,3 +124,24 @@ def test_residual_model_starts_as_identity_and_learns_a_correction():
     assert model.decoder.weight[0].grad[:, :10].abs().sum() > 0
     with pytest.raises(ValueError, match="published"):
         to_published(model.config, model.state_dict())
+
+
+def test_relative_output_is_silent_on_silence_and_follows_the_level():
+    """With relative_output the heads' spectrum is scaled by each frame's level: digital silence stays silent
+    (no hiss, no tones from the heads' biases) and a quieter copy gets a proportionally quieter correction."""
+    torch.manual_seed(0)
+    absolute = Apollo(model_config("paper", feature_dim=16, layers=1, residual=True)).eval()
+    relative = Apollo(model_config("paper", feature_dim=16, layers=1, residual=True, relative_output=True)).eval()
+    relative.load_state_dict(absolute.state_dict())
+    for model in (absolute, relative):  # a trained-looking head: the zero-initialised value half made non-zero
+        for weight, bias in zip(model.decoder.weight, model.decoder.bias):
+            torch.nn.init.normal_(weight, std=0.02), torch.nn.init.normal_(bias, std=0.02)
+    relative.load_state_dict(absolute.state_dict())
+    silence = torch.zeros(1, 1, 8000)
+    with torch.no_grad():
+        assert absolute(silence).abs().max() > 1e-3  # the absolute heads' biases are heard in silence
+        assert relative(silence).abs().max() < 1e-5
+        x = torch.randn(1, 1, 8000) * 0.1
+        loud, quiet = relative(x) - x, relative(0.01 * x) - 0.01 * x  # the corrections
+    ratio = quiet.square().mean().sqrt() / loud.square().mean().sqrt()
+    assert 0.003 < ratio < 0.03  # about 40 dB quieter, as the input
