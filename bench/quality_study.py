@@ -9,7 +9,8 @@ corpus trains on) at a few bitrates: LSD, SI-SNR, ViSQOL and the high-band level
         --recipe baseline model.relative_output=false train.loss.delta=0 \\
         --recipe ours --points 100 200 300
 
-Writes <out>/study.json (every point of every recipe) and prints one line per point.
+Writes <out>/study.json (every point of every recipe), prints one line per point, and with --plot FILE draws
+LSD, ViSQOL, SI-SNR and the high-band level error against training minutes, one line per recipe, the MP3 dashed.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--points", nargs="+", type=int, default=[100, 200, 300])
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--bitrates", nargs="+", type=int, default=[32, 64, 128])
+    ap.add_argument("--plot", help="PNG of quality against training minutes")
     args = ap.parse_args()
     params = load_params()
     out = Path(args.out)
@@ -86,6 +88,37 @@ def main() -> None:
             (out / "study.json").write_text(json.dumps(results, indent=1))
             o = block["overall"]
             print(f"{key}: " + ", ".join(f"{m} {o['restored'][m]:.3f}/{o['mp3'][m]:.3f}" for m in o["restored"]), flush=True)
+    if args.plot:
+        plot(results, args.plot)
+
+
+def plot(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [("lsd", "LSD (lower is better)"), ("visqol", "ViSQOL MOS-LQO"), ("si_snr", "SI-SNR (dB)"),
+               ("hf_err", "high-band level error (dB, median)")]  # fmt: skip
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2))
+    recipes = sorted({r["recipe"] for r in results.values()})
+    for ax, (metric, label) in zip(axes, metrics):
+        mp3 = []
+        for recipe in recipes:
+            points = sorted((r["train_minutes"], r["real_audio"]["overall"]) for r in results.values() if r["recipe"] == recipe)
+            if points and metric in points[0][1]["restored"]:
+                ax.plot([m for m, _ in points], [o["restored"][metric] for _, o in points], "o-", label=recipe)
+                mp3 += [o["mp3"][metric] for _, o in points]
+        if mp3:
+            ax.axhline(float(sum(mp3) / len(mp3)), color="grey", ls="--", lw=1, label="MP3")
+        ax.set_xlabel("training minutes (2 CPU cores)", fontsize=8)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Held-out real recordings: quality against training time", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
