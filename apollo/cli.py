@@ -141,6 +141,10 @@ def restore(
         "float", help="Sample format: 'float' (32-bit float, wav only), '24' or '16' (PCM). flac: 24 unless 16."
     ),
     overwrite: bool = typer.Option(False, help="Replace existing output files."),
+    keep_passband: bool = typer.Option(
+        True, "--keep-passband/--no-keep-passband",
+        help="Below the input's codec cutoff, keep the input's own spectrum: the model makes only the band the codec removed.",
+    ),
 ) -> None:
     """Restore lossy-compressed music files to 44.1 kHz full-band audio.
 
@@ -172,7 +176,7 @@ def restore(
             bar.advance(task)
     for folder in made:  # -o DIR: made once every check has passed, so a mistake leaves nothing behind
         folder.mkdir(parents=True, exist_ok=True)
-    _restore_all(model, infos, outputs, chunk_seconds, bits)
+    _restore_all(model, infos, outputs, chunk_seconds, bits, keep_passband)
 
 
 def _bar():
@@ -187,7 +191,7 @@ def _bar():
     return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
-def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None:
+def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str, keep_passband: bool) -> None:
     import soundfile as sf
 
     from apollo.restore import restore_file
@@ -205,6 +209,7 @@ def _restore_all(model, infos, outputs, chunk_seconds: float, bits: str) -> None
                     dst,
                     chunk_seconds=chunk_seconds,
                     subtype=subtype,
+                    keep_passband=keep_passband,
                     progress=lambda n, t=task: bar.advance(t, n),  # several times per model call
                     on_start=lambda frames, t=task: bar.update(t, total=frames),
                 )

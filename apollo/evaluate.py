@@ -217,7 +217,7 @@ def run_set(
     # pool deadlocks once torch's OpenMP threads have run in the parent
     ticker = Ticker(f"evaluate {what}", total)
     for pair in pairs:
-        pair["restored"] = restore_array(generator, pair["degraded"].T, params.chunk_seconds).T
+        pair["restored"] = restore_array(generator, pair["degraded"].T, params.chunk_seconds).T  # as `apollo restore`
         rows.append(score_pair(pair, params.visqol))
         pair["edge_hz"] = rows[-1]["edge_hz"]
         ticker.update(len(rows), lsd_restored=rows[-1]["restored"]["lsd"], lsd_mp3=rows[-1]["mp3"]["lsd"])

@@ -106,3 +106,25 @@ def test_an_output_that_is_not_audio_is_refused_and_nothing_written(tmp_path, da
     with pytest.raises(RestoreError, match=message):
         restore_file(model, src, dst, chunk_seconds=1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+def test_the_passband_below_the_codec_cutoff_is_the_inputs_own():
+    """With the passband kept, below the MP3's cutoff the output equals the input (the model's changes there
+    are gone), above it the model's band stays; chunked or whole, the result is the same."""
+    from apollo.audio.codec import degrade
+    from apollo.metrics import power_spectrogram
+
+    rng = np.random.default_rng(0)
+    clean = (rng.standard_normal((3 * 44100, 1)) * 0.2).astype(np.float32)
+    mp3, _, _ = degrade(clean, 44100, "mp3", 64)
+    model = tiny_model(seed=3)  # random weights: it changes every band
+    kept = restore_array(model, mp3, chunk_seconds=100)
+    free = restore_array(model, mp3, chunk_seconds=100, keep_passband=False)
+    p_in, p_kept, p_free = (power_spectrogram(x.T)[0].mean(0) for x in (mp3, kept, free))
+    bins = np.fft.rfftfreq(2048, 1 / 44100)
+    low, high = bins < 9000, bins > 18000
+    assert np.abs(10 * np.log10(p_kept[low] / p_in[low])).max() < 0.5
+    assert np.abs(10 * np.log10(p_free[low] / p_in[low])).max() > 3  # the random model does colour it
+    assert np.allclose(p_kept[high], p_free[high], rtol=0.3)  # its high band is left
+    chunked = restore_array(model, mp3, chunk_seconds=1.0)
+    assert np.abs(chunked - kept).max() < 1e-4
