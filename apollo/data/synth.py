@@ -164,10 +164,9 @@ def render_stem(r: Renderer, stem: str, plan: Plan, cat, split: str, params: Syn
     """One stem's audio and where it came from ("kit <name>", "strums", ...), or (None, why) when left out."""
     notes, on, real = plan.stems[stem], plan.sections[stem], rng.random() < params.real_prob or split == HELDOUT
     kits = cat.kits[split]
-    if stem == "drums" and real and (kits or cat.sf2_kits[split]):
-        drum_kits = [k for k in kits if {"kick", "snare"} <= set(k.roles)]
-        options = [("kit", k) for k in drum_kits] + [("sf2", f) for f in cat.sf2_kits[split]]
-        kind, kit = options[int(rng.integers(len(options)))]
+    drum_kits = [("kit", k) for k in kits if {"kick", "snare"} <= set(k.roles)] + [("sf2", f) for f in cat.sf2_kits[split]]
+    if stem == "drums" and real and drum_kits:
+        kind, kit = drum_kits[int(rng.integers(len(drum_kits)))]
         if kind == "kit":
             return recorded.render_kit(kit, notes, length, rng), f"kit {kit.name}"
         return render_midi(r.fs, r.font(kit), notes, 0, False, length, 64), f"sf2 {Path(kit).stem}"
