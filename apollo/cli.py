@@ -255,6 +255,9 @@ def evaluate(
     max_samples: Optional[int] = typer.Option(None, min=0, help="Score only the first N test samples (0: all)."),
     visqol: Optional[bool] = typer.Option(None, "--visqol/--no-visqol", help="Compute ViSQOL (about 0.4 s per clip and system)."),
     real_audio: Optional[str] = typer.Option(None, help="Folder of recorded .flac/.wav to encode at each bitrate and score; '' skips."),
+    real_mixtures: Optional[str] = typer.Option(
+        None, help="Folder of held-out songs (<song>/<stem>.flac) to mix as the shards stage does and score; '' skips. Default: the params' (the synth stage's held-out songs)."
+    ),
     device: Device = typer.Option(Device.auto, help="Where to run the model."),
 ) -> None:
     """Score a generator against the unprocessed MP3: SDR, SI-SNR, ViSQOL and LSD, overall, per bitrate and
@@ -281,7 +284,7 @@ def evaluate(
     if not checkpoint.is_file():
         raise UserError(f"checkpoint not found: {checkpoint} (run `make repro` first, or pass --checkpoint FILE)")
     out = out or Path(f"eval-{checkpoint.stem}")  # not the params' folder: that one is DVC's output
-    given = {"max_samples": max_samples, "visqol": visqol, "real_audio": real_audio}
+    given = {"max_samples": max_samples, "visqol": visqol, "real_audio": real_audio, "real_mixtures": real_mixtures}
     changes = {"out": str(out), "real_audio": in_project(project.evaluate.real_audio),
                "recordings": in_project(project.evaluate.recordings),
                "real_mixtures": in_project(project.evaluate.real_mixtures)}  # fmt: skip

@@ -212,7 +212,7 @@ def test_evaluate_scores_a_checkpoint(tmp_path, shards):
     torch.manual_seed(0)
     save_generator(Apollo(model_config("paper", feature_dim=16, layers=1, residual=True)), checkpoint)
     res = apollo("evaluate", "--checkpoint", checkpoint, "--shards", f"{shards}/test", "--no-visqol", "--real-audio", "",
-                 "-o", tmp_path / "report")  # fmt: skip
+                 "--real-mixtures", "", "-o", tmp_path / "report")  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "restored: sdr" in res.stdout and "mp3: sdr" in res.stdout
     assert (tmp_path / "report" / "metrics.json").is_file() and (tmp_path / "report" / "report.md").is_file()
