@@ -143,7 +143,8 @@ def restore(
     overwrite: bool = typer.Option(False, help="Replace existing output files."),
     keep_passband: bool = typer.Option(
         True, "--keep-passband/--no-keep-passband",
-        help="Below the input's codec cutoff, keep the input's own spectrum: the model makes only the band the codec removed.",
+        help="Below the input's codec cutoff, keep the input's own spectrum: the model makes only the band the codec removed "
+             "(a cutoff-anchored model, the default pipeline's, always does).",
     ),
 ) -> None:
     """Restore lossy-compressed music files to 44.1 kHz full-band audio.

@@ -46,6 +46,12 @@ class ApolloConfig:
     # predicts spectra relative to the music's level (a quiet or dark passage gets a quiet high band) instead
     # of absolute values that a small model learns as one fixed level for every recording
     relative_output: bool
+    # not in the paper: > 0 anchors the generated band at the codec's cutoff (given, or found in the input's
+    # long-term spectrum). Below the cutoff the output is the input's own bins (in training too, so the loss
+    # sees only the band the codec removed); above it the heads' output is scaled by each frame's RMS bin
+    # magnitude over this many Hz just below the cutoff, so the band continues the music's brightness, not
+    # only its loudness. 0: off (the heads cover the whole spectrum).
+    cutoff_reference_hz: float
 
     def __post_init__(self):
         # resolve the published split so equal architectures compare equal
@@ -79,7 +85,8 @@ class ApolloConfig:
     def from_dict(cls, d: dict) -> ApolloConfig:
         """From a checkpoint's metadata: every field, nothing else."""
         fields = set(cls.__dataclass_fields__)
-        d = {"relative_output": False} | dict(d)  # checkpoints from before the field: absolute output
+        # checkpoints from before these fields: absolute output over the whole spectrum
+        d = {"relative_output": False, "cutoff_reference_hz": 0.0} | dict(d)
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown or missing:
             raise ValueError(f"model config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
@@ -169,6 +176,12 @@ class LossWeights:
     beta: float  # feature matching
     gamma: float  # multi-resolution STFT
     delta: float  # multi-resolution log magnitude (not in the paper)
+    # the log term compares power averaged over tiles of this many Hz and ms (0: bin by bin): the level of
+    # the spectral envelope, not of each bin, whose fine structure a small model cannot know (a per-bin
+    # log L1 pulls a noise-like band towards its median power, several dB under its mean)
+    log_pool_hz: float
+    log_pool_ms: float
+    epsilon: float  # level of the band above the input's codec cutoff (not in the paper)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ The passband is kept: below the input's codec cutoff (found once per file in
 its long-term spectrum, ``apollo.audio.spectrum.codec_cutoff``) the output's
 STFT bins are the input's own, so the model only makes the band the codec
 removed and cannot colour or hiss over what the codec kept. One cutoff per file,
-so chunking does not change it; an input with no cutoff is left as the model
-makes it.
+so chunking does not change it; an input with no cutoff comes back as it is
+(nothing was cut). A cutoff-anchored model (``ApolloConfig.cutoff_reference_hz``)
+always keeps the passband and is given the file's cutoff the same way.
 """
 
 from __future__ import annotations
@@ -63,11 +64,12 @@ class ChunkPlan:
 
 
 def passband_bins(model: Apollo, frames: np.ndarray, rate: int) -> int:
-    """How many of the model's STFT bins lie below the codec cutoff of (columns, n) mono `frames` (0: none)."""
+    """How many of the model's STFT bins lie below the codec cutoff of (columns, n) mono `frames` (all of
+    them when there is none: nothing was cut)."""
     from apollo.audio.spectrum import codec_cutoff, power, to_db
 
     cut = codec_cutoff(to_db(power(frames).mean(0)), rate)
-    return 0 if cut is None else int(cut / (rate / model.config.n_fft))
+    return model.config.n_fft // 2 + 1 if cut is None else int(cut / (rate / model.config.n_fft))
 
 
 def array_frames(audio: np.ndarray, n_fft: int = 2048, columns: int = 800) -> np.ndarray:
@@ -80,10 +82,10 @@ def array_frames(audio: np.ndarray, n_fft: int = 2048, columns: int = 800) -> np
 
 def restore_stream(
     model: Apollo, read: Reader, frames: int, plan: ChunkPlan, progress: Callable[[int], None] | None = None,
-    keep_bins: int = 0,
+    cutoff: int | None = None, keep_passband: bool = False,
 ) -> Iterator[np.ndarray]:
-    """Yield restored (n, channels) blocks covering frames [0, frames) in order; the first `keep_bins` STFT
-    bins of each are the input's own."""
+    """Yield restored (n, channels) blocks covering frames [0, frames) in order; `cutoff` (STFT bins below
+    the file's codec cutoff) as in `Apollo.forward`."""
     device = next(model.parameters()).device
     ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(plan.fade) + 0.5) / plan.fade)  # 0 -> 1
     ramp = ramp.astype(np.float32)[:, None]
@@ -96,7 +98,7 @@ def restore_stream(
         emit_frames = end - start - (0 if last else plan.fade)
         audio = read(lo, hi - lo)
         with _within_chunk(model, audio.shape, emit_frames, progress) as rest:
-            out = _run(model, audio, device, keep_bins)[start - lo : end - lo]
+            out = _run(model, audio, device, cutoff, keep_passband)[start - lo : end - lo]
         if held is not None:
             out[: plan.fade] = held * (1 - ramp) + out[: plan.fade] * ramp
         emit = out if last else out[: -plan.fade]
@@ -159,26 +161,22 @@ def _within_chunk(model: Apollo, shape: tuple[int, int], emit_frames: int, progr
 
 
 @torch.inference_mode()
-def _run(model: Apollo, audio: np.ndarray, device: torch.device, keep_bins: int = 0) -> np.ndarray:
+def _run(model: Apollo, audio: np.ndarray, device: torch.device, cutoff: int | None, keep_passband: bool) -> np.ndarray:
     n = len(audio)
     minimum = model.config.n_fft  # torch.stft's reflect padding needs more than n_fft/2 samples
     x = torch.from_numpy(np.ascontiguousarray(audio.T)).to(device)
     if n < minimum:
         x = torch.nn.functional.pad(x, (0, minimum - n))
-    y = model(x[None].float())[0]
-    if keep_bins:  # (C, F, T): the input's bins below the cutoff, the model's above
-        spec = model.stft(y.float())
-        spec[:, :keep_bins] = model.stft(x.float())[:, :keep_bins]
-        y = model.istft(spec, y.shape[-1])
-    y = y[:, :n]
+    y = model(x[None].float(), cutoff=cutoff, keep_passband=keep_passband)[0][:, :n]
     return y.float().cpu().numpy().T.copy()
 
 
 def restore_array(model: Apollo, audio: np.ndarray, chunk_seconds: float = 10.0, keep_passband: bool = True) -> np.ndarray:
     """Restore an in-memory (frames, channels) array at the model's rate."""
     plan = ChunkPlan.for_model(model, chunk_seconds)
-    keep = passband_bins(model, array_frames(audio), model.config.sr) if keep_passband else 0
-    blocks = restore_stream(model, lambda s, n: audio[s : s + n], len(audio), plan, keep_bins=keep)
+    cutoff = passband_bins(model, array_frames(audio), model.config.sr) if keep_passband or model.anchored else None
+    blocks = restore_stream(model, lambda s, n: audio[s : s + n], len(audio), plan, cutoff=cutoff,
+                            keep_passband=keep_passband)  # fmt: skip
     return np.concatenate(list(blocks), axis=0)
 
 
@@ -204,11 +202,11 @@ def restore_file(
     sr = model.config.sr
     with tempfile.TemporaryDirectory(prefix="apollo-") as work:
         path, frames = open_at_rate(info, sr, Path(work))
-        keep = 0
-        if keep_passband:
+        cutoff = None
+        if keep_passband or model.anchored:
             from apollo.audio.spectrum import sampled_frames
 
-            keep = passband_bins(model, sampled_frames(path)[0], sr)
+            cutoff = passband_bins(model, sampled_frames(path)[0], sr)
         if on_start:
             on_start(frames)
         with atomic(dst) as partial, sf.SoundFile(str(path)) as fin, sf.SoundFile(
@@ -216,7 +214,7 @@ def restore_file(
         ) as fout:
             read = _seekable_reader(fin, src)
             plan = ChunkPlan.for_model(model, chunk_seconds)
-            for block in restore_stream(model, read, frames, plan, progress, keep_bins=keep):
+            for block in restore_stream(model, read, frames, plan, progress, cutoff, keep_passband):
                 check_output(block, dst)
                 fout.write(block if subtype == "FLOAT" else np.clip(block, -1.0, 1.0 - 2.0**-23))
     return frames

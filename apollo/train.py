@@ -38,7 +38,7 @@ from apollo import paths
 from apollo.checkpoint import save_generator
 from apollo.files import atomic, write_json, write_text
 from apollo.data.loader import make_loader
-from apollo.losses import discriminator_loss, generator_loss, multi_resolution_stft_loss
+from apollo.losses import discriminator_loss, generator_loss, high_band_level_loss, spectral_losses
 from apollo.models.apollo import Apollo
 from apollo.models.discriminator import MultiResolutionDiscriminator
 from apollo.params import ApolloConfig, TrainParams
@@ -147,7 +147,9 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
     while state.step < params.steps and not stop:
         degraded, target = (t.to(accelerator.device) for t in next(batches))
         with accelerator.accumulate(generator, discriminator):
-            restored = generator(degraded)
+            # the inputs' codec cutoffs: where an anchored generator starts its band, and the band-level term's
+            cutoff = accelerator.unwrap_model(generator).cutoff_bins(degraded)  # (B,)
+            restored = generator(degraded, cutoff=cutoff)
             # discriminator step: real vs the generator's output, no gradient into the generator.
             # One forward of real and fake together per backward: what DDP expects of a module.
             d_loss = discriminator_loss(*judge(discriminator, target, restored.detach()))
@@ -158,8 +160,8 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             opt_d.zero_grad(set_to_none=True)
             # generator step: fool the (just updated, now frozen) discriminator, match its features and the spectrum
             discriminator.requires_grad_(False)
-            g_loss, parts = generator_loss(target, restored, *judge(discriminator, target, restored),
-                                           params.loss, tuple(params.disc_windows))  # fmt: skip
+            g_loss, parts = generator_loss(target, restored, *judge(discriminator, target, restored), params.loss,
+                                           tuple(params.disc_windows), cutoff * (model_config.sr / model_config.n_fft))  # fmt: skip
             discriminator.requires_grad_(True)
             accelerator.backward(g_loss)
             if accelerator.sync_gradients:
@@ -186,7 +188,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             stop = state.bad_evals >= params.patience
             if accelerator.is_main_process:
                 logs.val(state.step, val)
-                print(f"validation at step {state.step}: stft {val:.4g} (best {state.best_val:.4g})", flush=True)
+                print(f"validation at step {state.step}: loss {val:.4g} (best {state.best_val:.4g})", flush=True)
         if state.step % params.checkpoint_every == 0 or state.step == params.steps or stop:
             if accelerator.is_main_process:
                 save_checkpoint(ckpt, accelerator.unwrap_model(generator), accelerator.unwrap_model(discriminator),
@@ -200,7 +202,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             save_best(ckpt, accelerator.unwrap_model(generator), state)
     summary = {
         "steps": state.step,
-        "best_val_stft": state.best_val,
+        "best_val_loss": state.best_val,
         "train_seconds": round(state.seconds, 1),
         "processes": accelerator.num_processes,
         "audio_seconds_per_second": round(state.step * params.batch_size * params.crop_seconds
@@ -225,7 +227,10 @@ def judge(discriminator, real: torch.Tensor, fake: torch.Tensor):
 
 @torch.no_grad()
 def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) -> float:
-    """Mean multi-resolution STFT loss on the validation shards, summed over ranks.
+    """Mean spectral part of the generator's objective (gamma * STFT + delta * log magnitude + epsilon *
+    high-band level) on the validation shards, summed over ranks: the best generator is the one whose
+    spectrum, level in dB included, is nearest the target's (the linear STFT term alone barely sees a quiet
+    high band).
 
     Runs the unwrapped module: a DDP forward broadcasts buffers, a collective that
     would wait forever for a rank whose share of the validation shards is empty."""
@@ -236,8 +241,14 @@ def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) 
     for i, (degraded, target) in enumerate(loader):
         if i >= params.val_batches:
             break
-        restored = generator(degraded.to(accelerator.device))
-        loss = multi_resolution_stft_loss(target.to(accelerator.device), restored, tuple(params.disc_windows))
+        degraded, target = degraded.to(accelerator.device), target.to(accelerator.device)
+        cutoff = generator.cutoff_bins(degraded)
+        restored = generator(degraded, cutoff=cutoff)
+        stft, log_mag = spectral_losses(target, restored, tuple(params.disc_windows), log=params.loss.delta > 0,
+                                        pool_hz=params.loss.log_pool_hz, pool_ms=params.loss.log_pool_ms)  # fmt: skip
+        loss = params.loss.gamma * stft + params.loss.delta * log_mag
+        if params.loss.epsilon > 0:
+            loss = loss + params.loss.epsilon * high_band_level_loss(target, restored, cutoff * (sr / generator.config.n_fft))
         total += torch.stack([loss * len(target), torch.tensor(float(len(target)), device=total.device)])
     generator.train()
     total = accelerator.reduce(total, reduction="sum")
@@ -247,12 +258,12 @@ def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) 
 class Logs:
     """Step-indexed TSV logs; on resume, rows past the checkpoint's step are dropped."""
 
-    TRAIN = ("step", "d_loss", "g_loss", "adversarial", "feature_matching", "stft", "log_mag", "lr_g")
+    TRAIN = ("step", "d_loss", "g_loss", "adversarial", "feature_matching", "stft", "log_mag", "band_level", "lr_g")
 
     def __init__(self, folder: Path, resume_step: int):
         folder.mkdir(parents=True, exist_ok=True)
         self.files = {"train": folder / paths.TRAIN_LOG, "val": folder / paths.VAL_LOG}
-        heads = {"train": self.TRAIN, "val": ("step", "val_stft")}
+        heads = {"train": self.TRAIN, "val": ("step", "val_loss")}
         for name, path in self.files.items():
             rows = path.read_text().splitlines()[1:] if path.exists() else []
             kept = [r for r in rows if int(r.split("\t")[0]) <= resume_step]
@@ -264,7 +275,7 @@ class Logs:
 
     def train(self, step, d_loss, g_loss, parts, lr) -> None:
         values = [float(v.detach()) for v in (d_loss, g_loss, parts["adversarial"], parts["feature_matching"], parts["stft"],
-                                          parts["log_mag"])]
+                                          parts["log_mag"], parts["band_level"])]
         self._append("train", [step, *values, float(lr)])
 
     def val(self, step, value) -> None:
@@ -274,7 +285,7 @@ class Logs:
 def save_best(ckpt: Path, generator, state: TrainState) -> None:
     """The best generator so far, beside the checkpoints (its validation loss in best.json, written after it)."""
     save_generator(generator, ckpt / "best.safetensors")
-    write_json(ckpt / "best.json", {"step": state.step, "val_stft": state.best_val, "fingerprint": state.fingerprint})
+    write_json(ckpt / "best.json", {"step": state.step, "val_loss": state.best_val, "fingerprint": state.fingerprint})
 
 
 def best_saved(ckpt: Path, fingerprint: str) -> float:
@@ -283,7 +294,8 @@ def best_saved(ckpt: Path, fingerprint: str) -> float:
     if not (info.exists() and (ckpt / "best.safetensors").exists()):
         return float("inf")
     saved = json.loads(info.read_text())
-    return float(saved["val_stft"]) if saved.get("fingerprint") == fingerprint else float("inf")
+    same = saved.get("fingerprint") == fingerprint and "val_loss" in saved
+    return float(saved["val_loss"]) if same else float("inf")
 
 
 def publish(ckpt: Path, out: Path) -> None:

@@ -25,7 +25,7 @@ def main() -> None:
     if rank == 0:
         print(f"trained {summary['steps']} steps in {summary['train_seconds']} s on {summary['processes']} process(es) "
               f"({summary['audio_seconds_per_second']} s of audio per s); "
-              f"best validation STFT loss {summary['best_val_stft']:.4f}")
+              f"best validation loss {summary['best_val_loss']:.4f}")
 
 
 if __name__ == "__main__":

@@ -48,12 +48,12 @@ def test_generator_total_weights_the_parts():
     y = torch.randn(1, 1, 2048)
     real = [(torch.ones(3), [torch.ones(2)])]
     fake = [(torch.zeros(3), [torch.zeros(2)])]
-    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0, 0.0), windows=(64,))
+    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0, 0.0, 0.0, 0.0, 0.0), windows=(64,))
     assert parts["adversarial"].item() == pytest.approx(1.0)
     assert parts["feature_matching"].item() == pytest.approx(1.0)
     assert parts["stft"].item() == pytest.approx(1.0, rel=1e-5)
     assert total.item() == pytest.approx(10.0, rel=1e-5)
-    total, parts = generator_loss(y, 0.1 * y, real, fake, LossWeights(0.0, 0.0, 0.0, 7.0), windows=(64,))
+    total, parts = generator_loss(y, 0.1 * y, real, fake, LossWeights(0.0, 0.0, 0.0, 7.0, 0.0, 0.0, 0.0), windows=(64,))
     assert parts["log_mag"].item() == pytest.approx(2.0, rel=1e-3)  # 20 dB too quiet everywhere: 2 log10 units
     assert total.item() == pytest.approx(14.0, rel=1e-3)
 
@@ -72,3 +72,43 @@ def test_log_magnitude_loss_counts_quiet_bands_as_loud_ones():
     lin_q, lin_l = (multi_resolution_stft_loss(target, x, windows) for x in (wrong_quiet, wrong_loud))
     assert log_q / log_l > 0.1
     assert log_q / log_l > 20 * (lin_q / lin_l)
+
+
+def _band_pair(gain_db: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A target with a sparse high band (bursts above 11 kHz) and an estimate whose high band is steady noise
+    of the same mean power times gain_db: the band made without knowing the target's fine structure."""
+    g = torch.Generator().manual_seed(seed)
+    n = 44100
+    hz = torch.fft.rfftfreq(n, 1 / 44100)
+
+    def band(x, low):
+        spec = torch.fft.rfft(x)
+        return torch.fft.irfft(spec * ((hz < 11000) if low else (hz >= 11000)), n=n)
+
+    low = band(torch.randn(n, generator=g), True)
+    bursts = (torch.rand(n // 441, generator=g) < 0.3).float().repeat_interleave(441)  # 10 ms on or off
+    high = band(torch.randn(n, generator=g), False) * bursts
+    steady = band(torch.randn(n, generator=g), False)
+    steady = steady * (high.square().mean() / steady.square().mean()).sqrt() * 10 ** (gain_db / 20)
+    return (low + high).view(1, 1, n) * 0.1, (low + steady).view(1, 1, n) * 0.1
+
+
+def test_high_band_level_term_is_lowest_where_the_band_power_matches():
+    """The L1 spectral terms are lowest for a made band quieter than the target's (its fine structure is
+    not the target's); the high-band level term, per 20 ms tile, nearer the matching power."""
+    from apollo.losses import high_band_level_loss, spectral_losses
+
+    gains = [-12.0, -9.0, -6.0, -3.0, 0.0, 3.0, 6.0]
+    cutoff = torch.tensor([11000.0])
+    band, linear = [], []
+    for gain in gains:
+        target, estimate = _band_pair(gain)
+        band.append(float(high_band_level_loss(target, estimate, cutoff)))
+        linear.append(float(spectral_losses(target, estimate, (128, 512, 2048), log=False)[0]))
+    best_band, best_linear = gains[band.index(min(band))], gains[linear.index(min(linear))]
+    assert best_linear <= -6, linear
+    assert best_band >= -3, band
+    target, _ = _band_pair(0.0)
+    assert float(high_band_level_loss(target, target, cutoff)) == 0.0
+    assert float(high_band_level_loss(target, target * 0.1, cutoff)) == pytest.approx(2.0, abs=1e-3)  # 20 dB
+    assert float(high_band_level_loss(target, target * 0.1, torch.tensor([22050.0]))) == 0.0  # no cutoff, no term

@@ -38,6 +38,6 @@ def test_two_paper_size_steps_under_bf16_autocast(shards, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads((tmp_path / "train" / "metrics.json").read_text())
     assert metrics["steps"] == 2 and metrics["processes"] == 1
-    assert 0 < metrics["best_val_stft"] < float("inf")  # validation ran, in the eval-mode fast path, under autocast
+    assert 0 < metrics["best_val_loss"] < float("inf")  # validation ran, in the eval-mode fast path, under autocast
     assert (tmp_path / "train" / "generator.safetensors").stat().st_size > 60e6  # 16.5 M fp32 parameters
     print(f"paper profile, 2 steps, {precision}: {metrics['train_seconds']} s")

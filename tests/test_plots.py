@@ -23,7 +23,7 @@ EVAL_COLUMNS = tuple(per_bitrate_tsv(
 LOGS = paths.join(PARAMS["train"]["out"], paths.TRAIN_LOGS)
 COLUMNS = {  # what the pipeline writes at each plotted path
     paths.join(LOGS, paths.TRAIN_LOG): Logs.TRAIN,
-    paths.join(LOGS, paths.VAL_LOG): ("step", "val_stft"),
+    paths.join(LOGS, paths.VAL_LOG): ("step", "val_loss"),
     paths.join(PARAMS["evaluate"]["out"], paths.PER_BITRATE_TSV): EVAL_COLUMNS,
     paths.join(PARAMS["evaluate"]["out"], paths.REAL_PER_BITRATE_TSV): EVAL_COLUMNS,
     paths.join(PARAMS["evaluate"]["out"], paths.MIX_PER_BITRATE_TSV): EVAL_COLUMNS,
@@ -76,7 +76,7 @@ def fake_outputs(project: Path) -> None:
         rows.append(f"{step}\t{0.5 + 0.05 * math.sin(step / 3):.4f}\t{45 * stft:.4f}\t{0.7 - 0.04 * math.cos(step / 5):.4f}"
                     f"\t{0.3 + 0.1 * math.exp(-step / 30):.4f}\t{stft:.4f}\t{stft / 2:.4f}\t0.001")  # fmt: skip
     (logs / "train.tsv").write_text("\n".join(rows) + "\n")
-    (logs / "val.tsv").write_text("step\tval_stft\n" + "".join(f"{s}\t{1.2 + 3 * math.exp(-s / 40):.4f}\n" for s in range(20, 121, 20)))
+    (logs / "val.tsv").write_text("step\tval_loss\n" + "".join(f"{s}\t{1.2 + 3 * math.exp(-s / 40):.4f}\n" for s in range(20, 121, 20)))
     for name, shift in (("per_bitrate.tsv", 0.0), ("real_audio_per_bitrate.tsv", 0.5), ("real_mixtures_per_bitrate.tsv", 0.3)):
         per_bitrate = {str(b): {"restored": {"sdr": 8 + b / 10, "si_snr": 8 + b / 10, "visqol": 2 + b / 80 - shift, "lsd": 1.6 - b / 200 + shift,
                                              "hf_err": 3 + shift},

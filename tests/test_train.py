@@ -71,7 +71,7 @@ def test_a_budget_below_the_first_evaluation_still_writes_a_generator(shards, tm
     out = tmp_path / "train"
     params = dataclasses.replace(tiny_params(str(out), steps=1), eval_every=10)
     summary, _ = fit(params, TINY_MODEL, shards)
-    assert summary["steps"] == 1 and summary["best_val_stft"] < float("inf")
+    assert summary["steps"] == 1 and summary["best_val_loss"] < float("inf")
     assert load_generator(out / "generator.safetensors").config == TINY_MODEL
 
 

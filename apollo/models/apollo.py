@@ -223,6 +223,28 @@ def frame_level(spec: torch.Tensor) -> torch.Tensor:
     return (torch.view_as_real(spec).square().sum(-1).mean(1, keepdim=True) + EPS).sqrt()
 
 
+def find_cutoff(spec: torch.Tensor, sr: int) -> torch.Tensor:
+    """(B, F, T) complex -> (B,) long: how many bins lie below the codec cutoff that each row's long-term
+    spectrum shows (F when it shows none: nothing was cut)."""
+    from apollo.audio.spectrum import codec_cutoff, to_db
+
+    n_bins = spec.shape[1]
+    level = to_db(spec.detach().abs().square().mean(-1).float().cpu().numpy())  # (B, F), relative dB suffice
+    cuts = [codec_cutoff(row, sr) for row in level]
+    hz_per_bin = sr / 2 / (n_bins - 1)
+    bins = [n_bins if cut is None else int(cut / hz_per_bin) for cut in cuts]
+    return torch.tensor(bins, device=spec.device)
+
+
+def passband_top_level(spec: torch.Tensor, cutoff: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, F, T) complex, (B,) bins -> (B, 1, T): each frame's RMS bin magnitude over the `width` bins just
+    below the cutoff: how bright the music is where the codec stopped."""
+    f = torch.arange(spec.shape[1], device=spec.device)
+    band = ((f >= cutoff[:, None] - width) & (f < cutoff[:, None])).to(spec.real.dtype)  # (B, F)
+    power = torch.einsum("bft,bf->bt", torch.view_as_real(spec).square().sum(-1), band)
+    return (power / band.sum(1, keepdim=True).clamp_min(1) + EPS).sqrt()[:, None]
+
+
 class Apollo(nn.Module):
     """Apollo generator: (batch, channels, samples) -> same, channels restored independently."""
 
@@ -239,7 +261,18 @@ class Apollo(nn.Module):
             for _ in range(config.layers)
         )
         self.decoder = BandDecoder(config.widths, n)
-        if config.residual:
+        if config.cutoff_reference_hz > 0:
+            # An anchored model's passband is the input's already. Its band starts as a flat continuation of
+            # the level under the cutoff: heads of about unit RMS (-2.6 dB measured; drawn, the GLU value half x 2.4:
+            # its variance is 1/3 on unit-RMS features, the gate's sigmoid squared averages 0.27). A band that
+            # starts at zero gets little gradient (|X| and log|X|^2 are flat at X = 0; it was still 18 dB too
+            # quiet after 200 steps), and one that starts quieter than the music stays so: the L1 terms favour
+            # a quiet band whose fine structure is not the target's (see apollo.losses).
+            with torch.no_grad():
+                for (m, _), weight, bias in zip(self.decoder.runs, self.decoder.weight, self.decoder.bias):
+                    weight[:, : 2 * m].mul_(2.4)
+                    bias[:, : 2 * m].mul_(2.4)
+        elif config.residual:
             with torch.no_grad():  # GLU value half (first 2m outputs) zero: the model starts as the identity
                 for (m, _), weight, bias in zip(self.decoder.runs, self.decoder.weight, self.decoder.bias):
                     weight[:, : 2 * m].zero_()
@@ -256,18 +289,51 @@ class Apollo(nn.Module):
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         return torch.istft(spec, self.config.n_fft, self.config.hop, window=self.window, length=length)
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        # audio: (B, C, L) -> (B, C, L)
+    @property
+    def anchored(self) -> bool:
+        """Whether the model generates only above the codec cutoff (`ApolloConfig.cutoff_reference_hz`)."""
+        return self.config.cutoff_reference_hz > 0
+
+    def cutoff_bins(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) audio or (B, C, F, T) its STFT -> (B,): the STFT bins below each item's codec cutoff,
+        its channels together (F when none shows)."""
+        spec = x if x.is_complex() else self.stft(x.reshape(-1, x.shape[-1])).unflatten(0, x.shape[:2])
+        return find_cutoff(spec.abs().square().mean(1).sqrt(), self.config.sr)  # channels' power averaged
+
+    def forward(self, audio: torch.Tensor, cutoff: torch.Tensor | int | None = None, keep_passband: bool = False) -> torch.Tensor:
+        """audio (B, C, L) -> (B, C, L). cutoff: per item (B,) or for all, the STFT bins below the codec
+        cutoff (None: found in each item's input, its channels together). Below it the output is the input's
+        own bins when `keep_passband` or the model is anchored."""
+        # B batch, C channels, L samples, F bins, T frames
         b, c, length = audio.shape
         spec = self.stft(audio.reshape(b * c, length))  # (B*C, F, T)
-        return self.istft(self.restore_spectrum(spec), length).view(b, c, length)
+        if cutoff is None and (keep_passband or self.anchored):
+            cutoff = self.cutoff_bins(spec.view(b, c, *spec.shape[1:]))
+        if cutoff is not None:
+            cutoff = torch.as_tensor(cutoff, device=spec.device).expand(b).repeat_interleave(c)  # (B*C,)
+        return self.istft(self.restore_spectrum(spec, cutoff=cutoff, keep_passband=keep_passband), length).view(b, c, length)
 
-    def restore_spectrum(self, spec: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """(B, F, T) complex -> (B, F, T) complex; cache as in `blocks` (streaming only)."""
+    def restore_spectrum(
+        self, spec: torch.Tensor, cache: list[torch.Tensor] | None = None, cutoff: torch.Tensor | None = None,
+        keep_passband: bool = False,
+    ) -> torch.Tensor:
+        """(B, F, T) complex -> (B, F, T) complex; cache as in `blocks` (streaming only); cutoff (B,) bins,
+        needed when the model is anchored or `keep_passband`."""
         out = self.decoder(self.blocks(self.encoder(spec), cache))
-        if self.config.relative_output:
+        keep = keep_passband or self.anchored
+        if keep and cutoff is None:
+            raise ValueError("keeping the passband needs the codec cutoff")
+        if self.anchored:
+            width = max(1, round(self.config.cutoff_reference_hz * self.config.n_fft / self.config.sr))
+            out = out * passband_top_level(spec, cutoff, width)
+        elif self.config.relative_output:
             out = out * frame_level(spec)
-        return out + spec if self.config.residual else out
+        if self.config.residual:
+            out = out + spec
+        if keep:
+            below = torch.arange(spec.shape[1], device=spec.device)[None, :, None] < cutoff[:, None, None]
+            out = torch.where(below, spec, out)
+        return out
 
     def blocks(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Band-sequence blocks. x: (K, B, T, N).

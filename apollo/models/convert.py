@@ -74,6 +74,7 @@ def infer_published_config(state: dict, sr: int = SR) -> ApolloConfig:
         causal=False,  # the published model: centred TCN, direct mapping
         residual=False,
         relative_output=False,
+        cutoff_reference_hz=0.0,
     )
 
 
@@ -99,8 +100,8 @@ def from_published(state: dict, sr: int = SR) -> tuple[ApolloConfig, dict]:
 
 def to_published(config: ApolloConfig, state: dict) -> dict:
     """State dict of :class:`Apollo` -> the published layout (loadable by the published code)."""
-    if config.residual or config.causal or config.relative_output:
-        raise ValueError("a residual, causal or relative-output model has no equivalent in the published code")
+    if config.residual or config.causal or config.relative_output or config.cutoff_reference_hz:
+        raise ValueError("a residual, causal, relative-output or cutoff-anchored model has no equivalent in the published code")
     out: dict[str, torch.Tensor] = {}
     for (part, name), (prefix, suffix) in BAND_KEYS.items():
         band = 0

@@ -25,15 +25,20 @@ from apollo.models.apollo import Apollo
 
 
 class StreamingApollo:
-    def __init__(self, model: Apollo, channels: int):
+    def __init__(self, model: Apollo, channels: int, cutoff: int | None = None):
+        """cutoff: STFT bins below the stream's codec cutoff; a cutoff-anchored model needs it (a stream
+        has no long-term spectrum to find it in)."""
         if not model.config.causal:
             raise ValueError("streaming needs a causal model (ApolloConfig(causal=True))")
+        if model.anchored and cutoff is None:
+            raise ValueError("a cutoff-anchored model streams with the codec cutoff given (cutoff=bins)")
         self.model = model.eval()
         self.channels = channels
         self.n_fft, self.hop = model.config.n_fft, model.config.hop
         self.pad = self.n_fft // 2
         param = next(model.parameters())
         self.device, self.dtype = param.device, param.dtype
+        self.cutoff = None if cutoff is None else torch.full((channels,), cutoff, device=self.device)
         self.reset()
 
     @property
@@ -97,7 +102,7 @@ class StreamingApollo:
         if count > 0:
             frames = self.buffer[:, : (count - 1) * hop + n_fft]
             spec = torch.stft(frames, n_fft, hop, window=self.model.window, center=False, return_complex=True)
-            spec = self.model.restore_spectrum(spec, self.cache)
+            spec = self.model.restore_spectrum(spec, self.cache, cutoff=self.cutoff)
             self._overlap_add(spec)
             self.buffer = self.buffer[:, count * hop :]
             self.frames += count

@@ -145,3 +145,106 @@ def test_relative_output_is_silent_on_silence_and_follows_the_level():
         loud, quiet = relative(x) - x, relative(0.01 * x) - 0.01 * x  # the corrections
     ratio = quiet.square().mean().sqrt() / loud.square().mean().sqrt()
     assert 0.003 < ratio < 0.03  # about 40 dB quieter, as the input
+
+
+def _lowpassed(seconds: float = 1.0, cut_hz: float = 11000.0, seed: int = 0, top_gain: float = 1.0) -> torch.Tensor:
+    """(1, 1, L) white noise with nothing above cut_hz (an MP3-like cutoff), its top 2 kHz scaled by top_gain."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 1, int(44100 * seconds), generator=g) * 0.1
+    spec = torch.fft.rfft(x)
+    hz = torch.fft.rfftfreq(x.shape[-1], 1 / 44100)
+    spec = spec * (hz < cut_hz) * torch.where(hz > cut_hz - 2000, top_gain, 1.0)
+    return torch.fft.irfft(spec, n=x.shape[-1])
+
+
+def _anchored(seed: int = 0) -> Apollo:
+    torch.manual_seed(seed)
+    model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0)).eval()
+    for weight, bias in zip(model.decoder.weight, model.decoder.bias):  # trained-looking heads, not the identity
+        torch.nn.init.normal_(weight, std=0.05), torch.nn.init.normal_(bias, std=0.05)
+    return model
+
+
+def _band_db(audio: torch.Tensor, lo_hz: float, hi_hz: float) -> float:
+    spec = torch.fft.rfft(audio.flatten())
+    hz = torch.fft.rfftfreq(audio.shape[-1], 1 / 44100)
+    return float(10 * torch.log10(spec.abs().square()[(hz >= lo_hz) & (hz < hi_hz)].mean()))
+
+
+def test_anchored_model_keeps_the_passband_and_finds_the_cutoff():
+    """A cutoff-anchored model finds the codec cutoff in its input: below it the STFT bins are the input's
+    own, whatever the heads do; above it the band is generated; an input with no cutoff comes back as it is."""
+    from apollo.models.apollo import find_cutoff
+
+    model, x = _anchored(), _lowpassed()
+    with torch.no_grad():
+        found = find_cutoff(model.stft(x[0]), 44100)
+        out = model(x)
+        full = torch.randn(1, 1, 44100) * 0.1  # white noise to 22 kHz: nothing was cut
+        untouched = model(full)
+    assert abs(float(found[0]) * 44100 / model.config.n_fft - 11000) <= 150
+    # the input's own bins below the cutoff (what leaks back through the inverse STFT's overlap-add from
+    # the new band is 70 dB down)
+    assert _band_db(out - x, 2000, 9000) < _band_db(x, 2000, 9000) - 60
+    assert _band_db(out, 12000, 20000) > _band_db(x, 12000, 20000) + 40  # a band was made above the cutoff
+    assert (untouched - full).abs().max() < 1e-5
+
+
+def test_anchored_band_follows_the_brightness_below_the_cutoff():
+    """The same music with its top 2 kHz below the cutoff 20 dB quieter (a darker recording): the heads'
+    reference, the level just below the cutoff, is 20 dB lower, and even untrained heads give a much quieter
+    band; an unanchored relative model scales from the whole frame, which barely changes."""
+    from apollo.models.apollo import find_cutoff, passband_top_level
+
+    anchored = _anchored()
+    relative = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=0.0)).eval()
+    relative.load_state_dict(anchored.state_dict())
+    bright, dark = _lowpassed(), _lowpassed(top_gain=0.1)
+    drops = {}
+    with torch.no_grad():
+        for name, model in (("anchored", anchored), ("relative", relative)):
+            hi_bright = _band_db(model(bright, keep_passband=True), 12000, 20000)
+            hi_dark = _band_db(model(dark, keep_passband=True), 12000, 20000)
+            drops[name] = hi_bright - hi_dark
+        spec_b, spec_d = anchored.stft(bright[0]), anchored.stft(dark[0])
+        cut = find_cutoff(spec_b, 44100)
+        width = round(2000 * anchored.config.n_fft / 44100)
+        ref_b, ref_d = (passband_top_level(s, cut, width).square().mean() for s in (spec_b, spec_d))
+    assert abs(10 * torch.log10(ref_b / ref_d) - 20) < 1.5  # the window spreads the edges a little
+    assert drops["anchored"] > drops["relative"] + 6, drops  # 10 dB against 0.9 with these weights
+
+
+def test_a_given_cutoff_is_used_and_one_is_needed_to_keep_the_passband():
+    model, x = _anchored(), _lowpassed()
+    with torch.no_grad():
+        lower = model(x, cutoff=int(8000 * model.config.n_fft / 44100))  # the caller knows better: 8 kHz
+        spec = model.stft(x[0])
+        with pytest.raises(ValueError, match="cutoff"):
+            model.restore_spectrum(spec)
+        found = model(x)
+    # above the given cutoff the band is the model's (with these heads, 20 dB below the input's), below it,
+    # and with the cutoff found at 11 kHz also in 8.5-10.5 kHz, the input's own (70 dB down)
+    assert _band_db(lower - x, 8500, 10500) > _band_db(x, 8500, 10500) - 30
+    assert _band_db(lower - x, 2000, 7000) < _band_db(x, 2000, 7000) - 60
+    assert _band_db(found - x, 8500, 10500) < _band_db(x, 8500, 10500) - 60
+
+
+def test_an_untrained_anchored_model_gets_a_gradient_from_the_spectral_losses():
+    """A band that starts at exactly zero gets little gradient from |X| or log|X|^2: an anchored model's heads
+    start as a flat continuation of the level below the cutoff, so the losses reach them;
+    a residual unanchored model starts as the identity."""
+    from apollo.losses import spectral_losses
+
+    x, target = _lowpassed(), torch.randn(1, 1, 44100) * 0.1
+    grads, levels = {}, {}
+    for anchored in (2000.0, 0.0):
+        torch.manual_seed(0)
+        model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=anchored))
+        out = model(x, keep_passband=True)
+        linear, log = spectral_losses(target, out, (512,))
+        (linear + log).backward()
+        grads[anchored] = sum(float(w.grad.abs().sum()) for w in model.decoder.weight)
+        levels[anchored] = _band_db(out.detach(), 12000, 20000) - _band_db(x, 9000, 11000)
+    assert levels[2000.0] > -20 and levels[0.0] < -100, levels
+    # what reaches the identity's heads leaks through the loss's other STFT resolution only
+    assert grads[2000.0] > 3 * grads[0.0], grads  # 6.6x here

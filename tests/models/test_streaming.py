@@ -42,3 +42,17 @@ def test_streaming_rejects_non_causal_and_too_short():
     stream.process(torch.zeros(1, 100))
     with pytest.raises(ValueError, match="more than"):
         stream.flush()
+
+
+def test_an_anchored_model_streams_with_the_cutoff_given():
+    """A stream has no long-term spectrum to find the cutoff in: the caller gives it, and the stream then
+    equals the offline model given the same cutoff."""
+    model = tiny_model(causal=True, cutoff_reference_hz=2000.0)
+    with pytest.raises(ValueError, match="cutoff"):
+        StreamingApollo(model, channels=1)
+    x = torch.randn(1, 20000) * 0.3
+    with torch.no_grad():
+        expected = model(x[None], cutoff=200)[0]
+    stream = StreamingApollo(model, channels=1, cutoff=200)
+    out = torch.cat([stream.process(x[:, :7000]), stream.process(x[:, 7000:]), stream.flush()], 1)
+    assert (out - expected).abs().max() <= 1e-5
