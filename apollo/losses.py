@@ -24,11 +24,11 @@ under the band's mean power, so the made band comes out too quiet on every recor
 tile is what the model can know, and what the ear hears as the band's level.
 
 Why a high-band level term: a made band whose fine structure does not match the target's costs the L1 terms
-less when it is quieter. Measured on the validation shards with an anchored model after 200 steps: scaling
-its band by a gain, the linear STFT term was lowest at -6 dB, the log term (per bin or tiled) at 0 to +3 dB,
-while the band's power matched the target's only at +9 dB; every model so trained made the band 9-12 dB too
-quiet (median, on the synthetic test split and on real recordings). This term compares the band's total
-power, frame by frame, and is lowest where the power matches.
+less when it is quieter. Measured on the validation shards with an early anchored model (heads starting at
+zero) after 200 steps: scaling its band by a gain, the linear STFT term was lowest at -6 dB, the log term (per
+bin or tiled) at 0 to +3 dB, while the band's power matched the target's only at +9 dB; every model so trained
+made the band 9-12 dB too quiet (median, on the synthetic test split and on real recordings); docs/quality.md has the same diagnostic for
+the default recipe. This term compares the band's total power, frame by frame, and is lowest where it matches.
 """
 
 from __future__ import annotations
@@ -131,6 +131,22 @@ def high_band_level_loss(
     return (levels[0] - levels[1]).abs()[has_band].mean()
 
 
+def spectral_objective(
+    target: torch.Tensor, estimate: torch.Tensor, weights: LossWeights, windows: tuple[int, ...] = DEFAULT_WINDOWS,
+    cutoff_hz: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """gamma * STFT + delta * log magnitude + epsilon * high-band level, and its parts: the generator's
+    objective without the discriminators, which validation also scores. cutoff_hz (B,): the inputs' codec
+    cutoffs, for the high-band level term (None: no term)."""
+    parts = {}
+    parts["stft"], parts["log_mag"] = spectral_losses(target, estimate, windows, log=weights.delta > 0,
+                                                      pool_hz=weights.log_pool_hz, pool_ms=weights.log_pool_ms)  # fmt: skip
+    use_band = weights.epsilon > 0 and cutoff_hz is not None
+    parts["band_level"] = high_band_level_loss(target, estimate, cutoff_hz) if use_band else target.new_zeros(())
+    total = weights.gamma * parts["stft"] + weights.delta * parts["log_mag"] + weights.epsilon * parts["band_level"]
+    return total, parts
+
+
 def generator_loss(
     target: torch.Tensor,
     estimate: torch.Tensor,
@@ -141,15 +157,8 @@ def generator_loss(
     cutoff_hz: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """cutoff_hz (B,): the inputs' codec cutoffs, for the high-band level term (None: no term)."""
-    parts = {
-        "adversarial": generator_adversarial_loss(fake),
-        "feature_matching": feature_matching_loss(real, fake),
-    }
-    parts["stft"], parts["log_mag"] = spectral_losses(target, estimate, windows, log=weights.delta > 0,
-                                                      pool_hz=weights.log_pool_hz, pool_ms=weights.log_pool_ms)  # fmt: skip
-    use_band = weights.epsilon > 0 and cutoff_hz is not None
-    parts["band_level"] = high_band_level_loss(target, estimate, cutoff_hz) if use_band else target.new_zeros(())
-    total = (weights.alpha * parts["adversarial"] + weights.beta * parts["feature_matching"]
-             + weights.gamma * parts["stft"] + weights.delta * parts["log_mag"]
-             + weights.epsilon * parts["band_level"])  # fmt: skip
+    spectral, parts = spectral_objective(target, estimate, weights, windows, cutoff_hz)
+    parts["adversarial"] = generator_adversarial_loss(fake)
+    parts["feature_matching"] = feature_matching_loss(real, fake)
+    total = weights.alpha * parts["adversarial"] + weights.beta * parts["feature_matching"] + spectral
     return total, parts

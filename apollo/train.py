@@ -38,7 +38,7 @@ from apollo import paths
 from apollo.checkpoint import save_generator
 from apollo.files import atomic, write_json, write_text
 from apollo.data.loader import make_loader
-from apollo.losses import discriminator_loss, generator_loss, high_band_level_loss, spectral_losses
+from apollo.losses import discriminator_loss, generator_loss, spectral_objective
 from apollo.models.apollo import Apollo
 from apollo.models.discriminator import MultiResolutionDiscriminator
 from apollo.params import ApolloConfig, TrainParams
@@ -227,10 +227,9 @@ def judge(discriminator, real: torch.Tensor, fake: torch.Tensor):
 
 @torch.no_grad()
 def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) -> float:
-    """Mean spectral part of the generator's objective (gamma * STFT + delta * log magnitude + epsilon *
-    high-band level) on the validation shards, summed over ranks: the best generator is the one whose
-    spectrum, level in dB included, is nearest the target's (the linear STFT term alone barely sees a quiet
-    high band).
+    """Mean `apollo.losses.spectral_objective` (STFT, log-magnitude and high-band level terms with their
+    weights) on the validation shards, summed over ranks: the best generator is the one whose spectrum, level
+    in dB included, is nearest the target's (the linear STFT term alone barely sees a quiet high band).
 
     Runs the unwrapped module: a DDP forward broadcasts buffers, a collective that
     would wait forever for a rank whose share of the validation shards is empty."""
@@ -244,11 +243,8 @@ def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) 
         degraded, target = degraded.to(accelerator.device), target.to(accelerator.device)
         cutoff = generator.cutoff_bins(degraded)
         restored = generator(degraded, cutoff=cutoff)
-        stft, log_mag = spectral_losses(target, restored, tuple(params.disc_windows), log=params.loss.delta > 0,
-                                        pool_hz=params.loss.log_pool_hz, pool_ms=params.loss.log_pool_ms)  # fmt: skip
-        loss = params.loss.gamma * stft + params.loss.delta * log_mag
-        if params.loss.epsilon > 0:
-            loss = loss + params.loss.epsilon * high_band_level_loss(target, restored, cutoff * (sr / generator.config.n_fft))
+        loss, _ = spectral_objective(target, restored, params.loss, tuple(params.disc_windows),
+                                     cutoff * (sr / generator.config.n_fft))
         total += torch.stack([loss * len(target), torch.tensor(float(len(target)), device=total.device)])
     generator.train()
     total = accelerator.reduce(total, reduction="sum")
