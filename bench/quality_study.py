@@ -6,8 +6,8 @@ generator with the evaluation's own code on held-out real recordings (``evaluate
 corpus trains on) at a few bitrates: LSD, SI-SNR, ViSQOL and the high-band level error, restored and MP3.
 
     .venv/bin/python bench/quality_study.py --shards data/shards --out /tmp/study \\
-        --recipe baseline model.relative_output=false train.loss.delta=0 \\
-        --recipe ours --points 100 200 300
+        --recipe default --recipe eps4 train.loss.epsilon=4 \\
+        --recipe unanchored model.cutoff_reference_hz=0 --points 100 200 300
 
 Writes <out>/study.json (every point of every recipe), prints one line per point, and with --plot FILE draws
 LSD, ViSQOL, SI-SNR and the high-band level error against training minutes, one line per recipe, the MP3 dashed.
