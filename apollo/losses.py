@@ -27,8 +27,9 @@ Why a high-band level term: a made band whose fine structure does not match the 
 less when it is quieter. Measured on the validation shards with an early anchored model (heads starting at
 zero) after 200 steps: scaling its band by a gain, the linear STFT term was lowest at -6 dB, the log term (per
 bin or tiled) at 0 to +3 dB, while the band's power matched the target's only at +9 dB; every model so trained
-made the band 9-12 dB too quiet (median, on the synthetic test split and on real recordings); docs/quality.md has the same diagnostic for
-the default recipe. This term compares the band's total power, frame by frame, and is lowest where it matches.
+made the band 9-12 dB too quiet (median, on the synthetic test split and on real recordings); docs/quality.md
+has the same diagnostic for the default recipe. This term compares the band's total power, frame by frame, and
+is lowest where it matches.
 """
 
 from __future__ import annotations
