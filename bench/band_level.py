@@ -12,6 +12,7 @@ Needs a model: `make repro` first, or --checkpoint.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -39,11 +40,18 @@ def main() -> None:
     ap.add_argument("--lo-hz", type=float, default=16000.0)
     ap.add_argument("--checkpoint", help="default: the pipeline's trained generator")
     args = ap.parse_args()
-    audio, rate = sf.read(args.file, dtype="float32", always_2d=True)
+    checkpoint = Path(args.checkpoint or project_params().generator_path)
+    for path, what in ((Path(args.file), "no such file"), (checkpoint, "no model (make repro first, or --checkpoint)")):
+        if not path.is_file():
+            raise SystemExit(f"error: {path}: {what}")
+    try:
+        audio, rate = sf.read(args.file, dtype="float32", always_2d=True)
+    except sf.LibsndfileError as e:
+        raise SystemExit(f"error: {args.file}: not audio soundfile reads ({e})") from None
     if rate != SR:
         audio = soxr.resample(audio, rate, SR).astype(np.float32)
     audio = audio[: int(args.seconds * SR)]
-    model = load_generator(args.checkpoint or project_params().generator_path).eval()
+    model = load_generator(checkpoint).eval()
     print(f"band above {args.lo_hz / 1000:g} kHz re the full band (dB), original {relative_band_db(audio, args.lo_hz):.1f}")
     for kbps in args.kbps:
         mp3, _ = mp3_round_trip(audio, SR, kbps)
