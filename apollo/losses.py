@@ -113,23 +113,33 @@ def log_magnitude_loss(
 
 def high_band_level_loss(
     target: torch.Tensor, estimate: torch.Tensor, cutoff_hz: torch.Tensor, window: int = 512, pool_ms: float = 20.0,
-    floor: float = LOG_FLOOR,
+    pool_hz: float = 0.0, floor: float = LOG_FLOOR,
 ) -> torch.Tensor:
     """target, estimate (B, C, L); cutoff_hz (B,) the input's codec cutoff (Nyquist or above: none, no
-    term). Mean absolute log10 difference of the power above the cutoff, per tile of about pool_ms."""
+    term). Mean absolute log10 difference of the mean bin power above the cutoff, per tile of about pool_ms
+    (longer than the crop: its long-term level) and per sub-band of pool_hz counted up from the cutoff (0: the
+    whole band as one, whose power the lowest part dominates)."""
     y, y_hat = target.reshape(-1, target.shape[-1]), estimate.reshape(-1, estimate.shape[-1])
     rows = cutoff_hz.to(y.device).repeat_interleave(target.shape[1])  # (B*C,)
-    hz = torch.arange(window // 2 + 1, device=y.device) * (SR / window)
-    above = ((hz[None] >= rows[:, None]) & (rows[:, None] < SR / 2)).to(y.dtype)  # (B*C, F)
+    n_bins = window // 2 + 1
+    hz = torch.arange(n_bins, device=y.device) * (SR / window)
+    above = (hz[None] >= rows[:, None]) & (rows[:, None] < SR / 2)  # (B*C, F)
+    # each bin above the cutoff belongs to sub-band (bin - first bin above) // width: (B*C, F, G)
+    width = max(1, round(pool_hz * window / SR)) if pool_hz > 0 else n_bins
+    first = above.float().argmax(1, keepdim=True)
+    group = ((torch.arange(n_bins, device=y.device)[None] - first).clamp_min(0) // width)
+    assign = (F.one_hot(group, -(-n_bins // width)) * above[..., None]).to(y.dtype)
+    count = assign.sum(1)  # (B*C, G)
     scale = (window / 2) ** 2 / 4
     levels = []
     for x in (y, y_hat):
-        band = torch.einsum("rft,rf->rt", _magnitudes(x, window).square() / scale, above)  # (B*C, T)
-        levels.append(torch.log10(_tiled(band[:, None], window, 0.0, pool_ms)[:, 0] + floor))
-    has_band = above.sum(1) > 0
-    if not bool(has_band.any()):
+        power = torch.einsum("rft,rfg->rgt", _magnitudes(x, window).square() / scale, assign)  # (B*C, G, T)
+        power = _tiled(power, window, 0.0, pool_ms) / count.clamp_min(1)[..., None]
+        levels.append(torch.log10(power + floor))
+    valid = count > 0
+    if not bool(valid.any()):
         return y.new_zeros(())
-    return (levels[0] - levels[1]).abs()[has_band].mean()
+    return (levels[0] - levels[1]).abs()[valid].mean()
 
 
 def spectral_objective(
@@ -143,7 +153,8 @@ def spectral_objective(
     parts["stft"], parts["log_mag"] = spectral_losses(target, estimate, windows, log=weights.delta > 0,
                                                       pool_hz=weights.log_pool_hz, pool_ms=weights.log_pool_ms)  # fmt: skip
     use_band = weights.epsilon > 0 and cutoff_hz is not None
-    parts["band_level"] = high_band_level_loss(target, estimate, cutoff_hz) if use_band else target.new_zeros(())
+    parts["band_level"] = (high_band_level_loss(target, estimate, cutoff_hz, pool_ms=weights.band_pool_ms,
+                                                pool_hz=weights.band_pool_hz) if use_band else target.new_zeros(()))
     total = weights.gamma * parts["stft"] + weights.delta * parts["log_mag"] + weights.epsilon * parts["band_level"]
     return total, parts
 

@@ -182,6 +182,9 @@ class LossWeights:
     log_pool_hz: float
     log_pool_ms: float
     epsilon: float  # level of the band above the input's codec cutoff (not in the paper)
+    # that level's tiles: sub-bands of this many Hz up from the cutoff (0: the band as one) and this many ms
+    band_pool_hz: float
+    band_pool_ms: float
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,8 @@ RULES: dict[str, Rule] = {
     "train.loss.log_pool_hz": _at_least(0),
     "train.loss.log_pool_ms": _at_least(0),
     "train.loss.epsilon": _at_least(0),
+    "train.loss.band_pool_hz": _at_least(0),
+    "train.loss.band_pool_ms": _at_least(0),
     "train.disc_windows": Rule(item=int, nonempty=True, unique=True, each=Rule(lo=16, test=_power_of_two)),
     "train.disc_channels": COUNT,
     "train.mixed_precision": Rule(choices=PRECISIONS),

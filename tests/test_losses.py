@@ -48,12 +48,12 @@ def test_generator_total_weights_the_parts():
     y = torch.randn(1, 1, 2048)
     real = [(torch.ones(3), [torch.ones(2)])]
     fake = [(torch.zeros(3), [torch.zeros(2)])]
-    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0, 0.0, 0.0, 0.0, 0.0), windows=(64,))
+    total, parts = generator_loss(y, torch.zeros_like(y), real, fake, LossWeights(2.0, 3.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0), windows=(64,))
     assert parts["adversarial"].item() == pytest.approx(1.0)
     assert parts["feature_matching"].item() == pytest.approx(1.0)
     assert parts["stft"].item() == pytest.approx(1.0, rel=1e-5)
     assert total.item() == pytest.approx(10.0, rel=1e-5)
-    total, parts = generator_loss(y, 0.1 * y, real, fake, LossWeights(0.0, 0.0, 0.0, 7.0, 0.0, 0.0, 0.0), windows=(64,))
+    total, parts = generator_loss(y, 0.1 * y, real, fake, LossWeights(0.0, 0.0, 0.0, 7.0, 0.0, 0.0, 0.0, 0.0, 20.0), windows=(64,))
     assert parts["log_mag"].item() == pytest.approx(2.0, rel=1e-3)  # 20 dB too quiet everywhere: 2 log10 units
     assert total.item() == pytest.approx(14.0, rel=1e-3)
 
@@ -110,5 +110,28 @@ def test_high_band_level_term_is_lowest_where_the_band_power_matches():
     assert best_band >= -3, band
     target, _ = _band_pair(0.0)
     assert float(high_band_level_loss(target, target, cutoff)) == 0.0
-    assert float(high_band_level_loss(target, target * 0.1, cutoff)) == pytest.approx(2.0, abs=1e-3)  # 20 dB
+    assert float(high_band_level_loss(target, target * 0.1, cutoff)) == pytest.approx(2.0, abs=0.01)  # 20 dB (the floor: -100 dB a bin)
     assert float(high_band_level_loss(target, target * 0.1, torch.tensor([22050.0]))) == 0.0  # no cutoff, no term
+
+
+def test_high_band_level_term_long_term_and_per_sub_band():
+    """Over the whole crop the term sees the band's long-term level (bursts against a steady band of the same
+    mean power cost nothing), and per sub-band it sees the band's slope, which the whole band's power hides."""
+    from apollo.losses import high_band_level_loss
+
+    cutoff = torch.tensor([11000.0])
+    target, estimate = _band_pair(0.0)  # the same mean band power, bursts against steady
+    assert float(high_band_level_loss(target, estimate, cutoff, pool_ms=20.0)) > 0.2
+    assert float(high_band_level_loss(target, estimate, cutoff, pool_ms=10_000.0)) < 0.05
+    # a band falling 30 dB from 11 to 22 kHz against a flat one of about the same total power
+    n, g = 44100, torch.Generator().manual_seed(1)
+    spec = torch.fft.rfft(torch.randn(n, generator=g))
+    hz = torch.fft.rfftfreq(n, 1 / 44100)
+    above = hz >= 11000
+    tilt = 10 ** (-30 * ((hz - 11000) / 11050).clamp(0, 1) / 20)
+    falling = torch.fft.irfft(spec * above * tilt, n)
+    flat = torch.fft.irfft(spec * above, n)
+    flat = flat * falling.square().mean().sqrt() / flat.square().mean().sqrt()
+    whole = float(high_band_level_loss(falling.view(1, 1, n), flat.view(1, 1, n), cutoff, pool_ms=10_000.0))
+    sub = float(high_band_level_loss(falling.view(1, 1, n), flat.view(1, 1, n), cutoff, pool_ms=10_000.0, pool_hz=2000.0))
+    assert whole < 0.05 and sub > 0.5, (whole, sub)
