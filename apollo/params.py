@@ -52,6 +52,10 @@ class ApolloConfig:
     # magnitude over this many Hz just below the cutoff, so the band continues the music's brightness, not
     # only its loudness. 0: off (the heads cover the whole spectrum).
     cutoff_reference_hz: float
+    # not in the paper, anchored models only: a learned gain per quarter octave above the cutoff, the same
+    # for every item, on the heads' output: the music's average fall above the cutoff, in one well-conditioned
+    # parameter per step, which the heads' weights only learn slowly (docs/quality.md)
+    band_tilt: bool
 
     def __post_init__(self):
         # resolve the published split so equal architectures compare equal
@@ -86,7 +90,7 @@ class ApolloConfig:
         """From a checkpoint's metadata: every field, nothing else."""
         fields = set(cls.__dataclass_fields__)
         # checkpoints from before these fields: absolute output over the whole spectrum
-        d = {"relative_output": False, "cutoff_reference_hz": 0.0} | dict(d)
+        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "band_tilt": False} | dict(d)
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown or missing:
             raise ValueError(f"model config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")

@@ -99,6 +99,7 @@ RULES: dict[str, Rule] = {
     "model.residual": ANY,
     "model.relative_output": ANY,
     "model.cutoff_reference_hz": _at_least(0),
+    "model.band_tilt": ANY,
     "model_card.out": PATH,
     "synth.out": PATH,
     "synth.songs": COUNT,

@@ -245,6 +245,20 @@ def passband_top_level(spec: torch.Tensor, cutoff: torch.Tensor, width: int) -> 
     return (power / band.sum(1, keepdim=True).clamp_min(1) + EPS).sqrt()[:, None]
 
 
+TILT_STEPS_PER_OCTAVE, TILT_OCTAVES = 4, 4
+# the tilt is exp(TILT_SCALE * parameter): Adam moves a parameter about lr a step, and the band's level
+# must be able to move tens of dB within a CPU budget of a few hundred steps
+TILT_SCALE = 10.0
+
+
+def tilt_index(cutoff: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """(B,) bins below the cutoff -> (B, F) long: each bin's quarter octave above the cutoff (0 below it and in
+    the first; the last step holds everything from TILT_OCTAVES up)."""
+    f = torch.arange(n_bins, device=cutoff.device, dtype=torch.float32) + 0.5
+    octaves = torch.log2(f[None] / cutoff[:, None].clamp_min(1).float())
+    return (octaves * TILT_STEPS_PER_OCTAVE).floor().clamp(0, TILT_STEPS_PER_OCTAVE * TILT_OCTAVES - 1).long()
+
+
 class Apollo(nn.Module):
     """Apollo generator: (batch, channels, samples) -> same, channels restored independently."""
 
@@ -277,6 +291,8 @@ class Apollo(nn.Module):
                 for (m, _), weight, bias in zip(self.decoder.runs, self.decoder.weight, self.decoder.bias):
                     weight[:, : 2 * m].zero_()
                     bias[:, : 2 * m].zero_()
+        if config.band_tilt and config.cutoff_reference_hz > 0:  # starts flat: the heads' continuation as it is
+            self.tilt = nn.Parameter(torch.zeros(TILT_STEPS_PER_OCTAVE * TILT_OCTAVES))
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         # rows per tile of the element-wise-heavy sub-blocks (frames*bands for the
         # RoFormer, frames*sequences for the TCN); big enough for efficient matmuls,
@@ -326,6 +342,8 @@ class Apollo(nn.Module):
         if self.anchored:
             width = max(1, round(self.config.cutoff_reference_hz * self.config.n_fft / self.config.sr))
             out = out * passband_top_level(spec, cutoff, width)
+            if hasattr(self, "tilt"):
+                out = out * torch.exp(TILT_SCALE * self.tilt)[tilt_index(cutoff, spec.shape[1])][..., None]
         elif self.config.relative_output:
             out = out * frame_level(spec)
         if self.config.residual:

@@ -75,6 +75,7 @@ def infer_published_config(state: dict, sr: int = SR) -> ApolloConfig:
         residual=False,
         relative_output=False,
         cutoff_reference_hz=0.0,
+        band_tilt=False,
     )
 
 

@@ -1,4 +1,6 @@
 import json
+import math
+import tempfile
 
 import pytest
 import torch
@@ -159,7 +161,8 @@ def _lowpassed(seconds: float = 1.0, cut_hz: float = 11000.0, seed: int = 0, top
 
 def _anchored(seed: int = 0) -> Apollo:
     torch.manual_seed(seed)
-    model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0)).eval()
+    # no learned tilt: these tests are about the anchoring (test_band_tilt_... adds one)
+    model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=False)).eval()
     for weight, bias in zip(model.decoder.weight, model.decoder.bias):  # trained-looking heads, not the identity
         torch.nn.init.normal_(weight, std=0.05), torch.nn.init.normal_(bias, std=0.05)
     return model
@@ -248,3 +251,28 @@ def test_an_untrained_anchored_model_gets_a_gradient_from_the_spectral_losses():
     assert levels[2000.0] > -20 and levels[0.0] < -100, levels
     # what reaches the identity's heads leaks through the loss's other STFT resolution only
     assert grads[2000.0] > 3 * grads[0.0], grads  # 6.6x here
+
+
+def test_band_tilt_scales_each_quarter_octave_above_the_cutoff():
+    """With `band_tilt`, the made band is the anchored heads' band times a learned gain per quarter octave
+    above the cutoff: a tilt of -20 dB on the octave from 11 to 22 kHz leaves the passband as it is and makes
+    that octave 20 dB quieter; its checkpoint keeps the tilt, and one without the field reads as off."""
+    from apollo.checkpoint import load_generator, save_generator
+    from apollo.models.apollo import TILT_SCALE, TILT_STEPS_PER_OCTAVE
+    from apollo.params import ApolloConfig
+
+    x = _lowpassed()
+    flat = _anchored()
+    tilted = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=True)).eval()
+    tilted.load_state_dict(flat.state_dict() | {"tilt": tilted.tilt.detach()})
+    with torch.no_grad():
+        tilted.tilt[:TILT_STEPS_PER_OCTAVE] = -20 / 20 * math.log(10) / TILT_SCALE  # the first octave: -20 dB
+        a, b = flat(x), tilted(x)
+    assert abs(_band_db(b, 2000, 10000) - _band_db(a, 2000, 10000)) < 0.01
+    assert _band_db(b, 12500, 20500) - _band_db(a, 12500, 20500) == pytest.approx(-20, abs=1.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_generator(tilted, f"{tmp}/g.safetensors")
+        again = load_generator(f"{tmp}/g.safetensors", "cpu").eval()
+        assert torch.equal(again.tilt, tilted.tilt)
+    old = {k: v for k, v in tilted.config.to_dict().items() if k != "band_tilt"}
+    assert ApolloConfig.from_dict(old).band_tilt is False
