@@ -114,9 +114,13 @@ def plot(results: dict, path: str) -> None:
         ax.set_xlabel("training minutes (2 CPU cores)", fontsize=8)
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=7)
+    # below the plots, in columns: one legend for all, which stays readable as recipes accumulate
+    handles, labels = axes[0].get_legend_handles_labels()
+    rows = -(-len(labels) // 3)
+    fig.set_size_inches(4 * len(metrics), 3.2 + 0.17 * rows)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.suptitle("Held-out real recordings: quality against training time", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.17 * rows / (3.2 + 0.17 * rows), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
