@@ -76,8 +76,12 @@ def high_band_edge(degraded: np.ndarray, sr: int, top_hz: float = 20000.0) -> fl
     return min(cut if cut is not None else 16000.0, top_hz - 1000.0)
 
 
+def band_level_difference(reference_db: np.ndarray, estimate_db: np.ndarray, lo_hz: float, hi_hz: float, sr: int) -> float:
+    """level(estimate) - level(reference) in dB of the band [lo_hz, hi_hz), from their long-term spectra
+    (`long_term_level_db`): signed, + where the estimate is louder."""
+    return band_level_db(estimate_db, lo_hz, hi_hz, sr) - band_level_db(reference_db, lo_hz, hi_hz, sr)
+
+
 def high_band_level_error(reference: np.ndarray, estimate: np.ndarray, lo_hz: float, sr: int, top_hz: float = 20000.0) -> float:
     """|level(estimate) - level(reference)| in dB of the band [lo_hz, top_hz)."""
-    ref = band_level_db(long_term_level_db(reference), lo_hz, top_hz, sr)
-    est = band_level_db(long_term_level_db(estimate), lo_hz, top_hz, sr)
-    return float(abs(est - ref))
+    return float(abs(band_level_difference(long_term_level_db(reference), long_term_level_db(estimate), lo_hz, top_hz, sr)))

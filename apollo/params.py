@@ -71,6 +71,11 @@ class ApolloConfig:
         return stft_params(self.sr, self.win_ms)[1]
 
     @property
+    def bin_hz(self) -> float:
+        """Hz per STFT bin: a cutoff in bins (`Apollo.cutoff_bins`) times this is the cutoff in Hz."""
+        return self.sr / self.n_fft
+
+    @property
     def widths(self) -> tuple[int, ...]:
         return self.band_widths
 

@@ -161,7 +161,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             # generator step: fool the (just updated, now frozen) discriminator, match its features and the spectrum
             discriminator.requires_grad_(False)
             g_loss, parts = generator_loss(target, restored, *judge(discriminator, target, restored), params.loss,
-                                           tuple(params.disc_windows), cutoff * (model_config.sr / model_config.n_fft))  # fmt: skip
+                                           tuple(params.disc_windows), cutoff * model_config.bin_hz)  # fmt: skip
             discriminator.requires_grad_(True)
             accelerator.backward(g_loss)
             if accelerator.sync_gradients:
@@ -178,7 +178,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             ticker.update(state.step, force=state.step == params.steps, d_loss=d_loss.item(), g_loss=g_loss.item(),
                           stft=parts["stft"].item(), best_val=state.best_val)  # fmt: skip
         if state.step % params.eval_every == 0 or state.step == params.steps:
-            val = validate(accelerator, generator, shards, params, model_config.sr)
+            val = validate(accelerator, generator, shards, params)
             if val < state.best_val:
                 state.best_val, state.bad_evals = val, 0
                 if accelerator.is_main_process:
@@ -197,7 +197,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
         if stop:
             accelerator.print(f"early stop at step {state.step}: {params.patience} evaluations without improvement")
     if math.isinf(state.best_val):  # no evaluation yet (e.g. a budget below eval_every); same on every rank
-        state.best_val = validate(accelerator, generator, shards, params, model_config.sr)
+        state.best_val = validate(accelerator, generator, shards, params)
         if accelerator.is_main_process:
             save_best(ckpt, accelerator.unwrap_model(generator), state)
     summary = {
@@ -226,7 +226,7 @@ def judge(discriminator, real: torch.Tensor, fake: torch.Tensor):
 
 
 @torch.no_grad()
-def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) -> float:
+def validate(accelerator, generator, shards: str, params: TrainParams) -> float:
     """Mean `apollo.losses.spectral_objective` (STFT, log-magnitude and high-band level terms with their
     weights) on the validation shards, summed over ranks: the best generator is the one whose spectrum, level
     in dB included, is nearest the target's (the linear STFT term alone barely sees a quiet high band).
@@ -244,7 +244,7 @@ def validate(accelerator, generator, shards: str, params: TrainParams, sr: int) 
         cutoff = generator.cutoff_bins(degraded)
         restored = generator(degraded, cutoff=cutoff)
         loss, _ = spectral_objective(target, restored, params.loss, tuple(params.disc_windows),
-                                     cutoff * (sr / generator.config.n_fft))
+                                     cutoff * generator.config.bin_hz)
         total += torch.stack([loss * len(target), torch.tensor(float(len(target)), device=total.device)])
     generator.train()
     total = accelerator.reduce(total, reduction="sum")

@@ -35,7 +35,7 @@ def signed_errors(target: np.ndarray, restored: np.ndarray, edge_hz: float, widt
     lt, lr = metrics.long_term_level_db(target), metrics.long_term_level_db(restored)
 
     def err(lo: float, hi: float) -> float:
-        return metrics.band_level_db(lr, lo, hi, SR) - metrics.band_level_db(lt, lo, hi, SR)
+        return metrics.band_level_difference(lt, lr, lo, hi, SR)
 
     edges = np.append(np.arange(edge_hz, TOP_HZ - width_hz / 2, width_hz), TOP_HZ)  # a short last piece joins the one below
     return err(edge_hz, TOP_HZ), [err(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]

@@ -257,3 +257,15 @@ def test_high_band_error_is_zero_for_the_original_and_large_for_the_mp3():
     assert high_band_level_error(clean, clean, edge, 44100) < 1e-6
     assert high_band_level_error(clean, mp3.T, edge, 44100) > 20
     assert high_band_level_error(clean, 0.5 * clean, edge, 44100) == pytest.approx(6.02, abs=0.01)
+
+
+def test_band_level_difference_is_signed():
+    """The signed difference (`bench/band_error.py` reads it per sub-band): + where the estimate is louder;
+    `hf_err` is its size."""
+    from apollo.metrics import band_level_difference, high_band_level_error, long_term_level_db
+
+    clean = (noise(2.0, seed=3) * 0.3).T
+    ref, quiet = long_term_level_db(clean), long_term_level_db(0.5 * clean)
+    assert band_level_difference(ref, quiet, 12000, 20000, 44100) == pytest.approx(-6.02, abs=0.01)
+    assert band_level_difference(quiet, ref, 12000, 20000, 44100) == pytest.approx(6.02, abs=0.01)
+    assert high_band_level_error(clean, 0.5 * clean, 12000, 44100) == pytest.approx(6.02, abs=0.01)
