@@ -340,7 +340,7 @@ class Apollo(nn.Module):
         if keep and cutoff is None:
             raise ValueError("keeping the passband needs the codec cutoff")
         if self.anchored:
-            width = max(1, round(self.config.cutoff_reference_hz * self.config.n_fft / self.config.sr))
+            width = max(1, round(self.config.cutoff_reference_hz / self.config.bin_hz))
             out = out * passband_top_level(spec, cutoff, width)
             if hasattr(self, "tilt"):
                 out = out * torch.exp(TILT_SCALE * self.tilt)[tilt_index(cutoff, spec.shape[1])][..., None]
