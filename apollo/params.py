@@ -56,11 +56,18 @@ class ApolloConfig:
     # for every item, on the heads' output: the music's average fall above the cutoff, in one well-conditioned
     # parameter per step, which the heads' weights only learn slowly (docs/quality.md)
     band_tilt: bool
+    # not in the paper, kept passbands only: bins more than -hole_gate_db dB under their frame's mean passband
+    # power (the bands an MP3 encoder zeroed: no music leaves a bin that empty) become noise at hole_level_db
+    # dB re that power, a level measured on the training shards (docs/quality.md). None: the passband as it is.
+    hole_gate_db: float | None
+    hole_level_db: float
 
     def __post_init__(self):
         # resolve the published split so equal architectures compare equal
         widths = self.band_widths or band_widths(self.n_fft)
         object.__setattr__(self, "band_widths", tuple(int(w) for w in widths))
+        if self.hole_gate_db is None:  # no fill: its level means nothing
+            object.__setattr__(self, "hole_level_db", 0.0)
 
     @property
     def n_fft(self) -> int:
@@ -95,7 +102,8 @@ class ApolloConfig:
         """From a checkpoint's metadata: every field, nothing else."""
         fields = set(cls.__dataclass_fields__)
         # checkpoints from before these fields: absolute output over the whole spectrum
-        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "band_tilt": False} | dict(d)
+        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "band_tilt": False, "hole_gate_db": None,
+             "hole_level_db": 0.0} | dict(d)
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown or missing:
             raise ValueError(f"model config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")

@@ -98,7 +98,7 @@ def restore_stream(
         emit_frames = end - start - (0 if last else plan.fade)
         audio = read(lo, hi - lo)
         with _within_chunk(model, audio.shape, emit_frames, progress) as rest:
-            out = _run(model, audio, device, cutoff, keep_passband)[start - lo : end - lo]
+            out = _run(model, audio, device, cutoff, keep_passband, lo // model.config.hop)[start - lo : end - lo]
         if held is not None:
             out[: plan.fade] = held * (1 - ramp) + out[: plan.fade] * ramp
         emit = out if last else out[: -plan.fade]
@@ -161,13 +161,15 @@ def _within_chunk(model: Apollo, shape: tuple[int, int], emit_frames: int, progr
 
 
 @torch.inference_mode()
-def _run(model: Apollo, audio: np.ndarray, device: torch.device, cutoff: int | None, keep_passband: bool) -> np.ndarray:
+def _run(
+    model: Apollo, audio: np.ndarray, device: torch.device, cutoff: int | None, keep_passband: bool, first_frame: int
+) -> np.ndarray:
     n = len(audio)
     minimum = model.config.n_fft  # torch.stft's reflect padding needs more than n_fft/2 samples
     x = torch.from_numpy(np.ascontiguousarray(audio.T)).to(device)
     if n < minimum:
         x = torch.nn.functional.pad(x, (0, minimum - n))
-    y = model(x[None].float(), cutoff=cutoff, keep_passband=keep_passband)[0][:, :n]
+    y = model(x[None].float(), cutoff=cutoff, keep_passband=keep_passband, first_frame=first_frame)[0][:, :n]
     return y.float().cpu().numpy().T.copy()
 
 

@@ -245,6 +245,36 @@ def passband_top_level(spec: torch.Tensor, cutoff: torch.Tensor, width: int) -> 
     return (power / band.sum(1, keepdim=True).clamp_min(1) + EPS).sqrt()[:, None]
 
 
+# the hole fill's phases repeat after this many frames (10 s at the default hop): far apart, and inaudible
+# 60 dB under the music
+HOLE_PHASE_FRAMES = 1009
+
+
+def hole_phases(n_bins: int) -> torch.Tensor:
+    """(HOLE_PHASE_FRAMES, F) unit complex: fixed random phases, so runs, chunks and streams fill alike."""
+    angle = torch.rand(HOLE_PHASE_FRAMES, n_bins, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return torch.polar(torch.ones_like(angle), 2 * math.pi * angle).to(torch.complex64)
+
+
+def fill_holes(
+    spec: torch.Tensor, cutoff: torch.Tensor, phases: torch.Tensor, gate_db: float, level_db: float, first_frame: int = 0
+) -> torch.Tensor:
+    """(B, F, T) complex, (B,) bins -> (B, F, T): below each cutoff, bins more than -gate_db dB under their
+    frame's mean passband power become noise at level_db dB re that power. An MP3 encoder zeroes whole
+    scale-factor bands it cannot afford; the music there was quieter than its neighbours, not silent, and a
+    bin left 100 dB down dominates any log-spectral error. An item with no cutoff (F) is left as it is.
+    first_frame: the absolute index of frame 0, so a chunk or a stream draws the whole file's phases."""
+    n_bins, frames = spec.shape[1:]
+    below = torch.arange(n_bins, device=spec.device)[None, :, None] < cutoff[:, None, None]  # (B, F, 1)
+    below = below & (cutoff < n_bins)[:, None, None]
+    power = torch.view_as_real(spec).square().sum(-1)  # (B, F, T)
+    mean = (power * below).sum(1, keepdim=True) / below.sum(1, keepdim=True).clamp_min(1)  # (B, 1, T)
+    hole = below & (power < mean * 10 ** (gate_db / 10))
+    index = (first_frame + torch.arange(frames, device=spec.device)) % phases.shape[0]
+    noise = (mean * 10 ** (level_db / 10)).sqrt() * phases[index].T.to(spec.dtype)  # (B, F, T)
+    return torch.where(hole, noise, spec)
+
+
 TILT_STEPS_PER_OCTAVE, TILT_OCTAVES = 4, 4
 # the tilt is exp(TILT_SCALE * parameter): Adam moves a parameter about lr a step, and the band's level
 # must be able to move tens of dB within a CPU budget of a few hundred steps
@@ -294,6 +324,8 @@ class Apollo(nn.Module):
         if config.band_tilt and config.cutoff_reference_hz > 0:  # starts flat: the heads' continuation as it is
             self.tilt = nn.Parameter(torch.zeros(TILT_STEPS_PER_OCTAVE * TILT_OCTAVES))
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        if config.hole_gate_db is not None:
+            self.register_buffer("hole_phases", hole_phases(config.n_fft // 2 + 1), persistent=False)
         # rows per tile of the element-wise-heavy sub-blocks (frames*bands for the
         # RoFormer, frames*sequences for the TCN); big enough for efficient matmuls,
         # small enough that the 4N/8N hidden activations stay in cache-sized chunks
@@ -316,10 +348,13 @@ class Apollo(nn.Module):
         spec = x if x.is_complex() else self.stft(x.reshape(-1, x.shape[-1])).unflatten(0, x.shape[:2])
         return find_cutoff(spec.abs().square().mean(1).sqrt(), self.config.sr)  # channels' power averaged
 
-    def forward(self, audio: torch.Tensor, cutoff: torch.Tensor | int | None = None, keep_passband: bool = False) -> torch.Tensor:
+    def forward(
+        self, audio: torch.Tensor, cutoff: torch.Tensor | int | None = None, keep_passband: bool = False, first_frame: int = 0
+    ) -> torch.Tensor:
         """audio (B, C, L) -> (B, C, L). cutoff: per item (B,) or for all, the STFT bins below the codec
         cutoff (None: found in each item's input, its channels together). Below it the output is the input's
-        own bins when `keep_passband` or the model is anchored."""
+        own bins when `keep_passband` or the model is anchored (holes filled: `ApolloConfig.hole_gate_db`).
+        first_frame: the STFT frame of a longer signal that `audio` starts at (chunked restoration)."""
         # B batch, C channels, L samples, F bins, T frames
         b, c, length = audio.shape
         spec = self.stft(audio.reshape(b * c, length))  # (B*C, F, T)
@@ -327,14 +362,15 @@ class Apollo(nn.Module):
             cutoff = self.cutoff_bins(spec.view(b, c, *spec.shape[1:]))
         if cutoff is not None:
             cutoff = torch.as_tensor(cutoff, device=spec.device).expand(b).repeat_interleave(c)  # (B*C,)
-        return self.istft(self.restore_spectrum(spec, cutoff=cutoff, keep_passband=keep_passband), length).view(b, c, length)
+        out = self.restore_spectrum(spec, cutoff=cutoff, keep_passband=keep_passband, first_frame=first_frame)
+        return self.istft(out, length).view(b, c, length)
 
     def restore_spectrum(
         self, spec: torch.Tensor, cache: list[torch.Tensor] | None = None, cutoff: torch.Tensor | None = None,
-        keep_passband: bool = False,
+        keep_passband: bool = False, first_frame: int = 0,
     ) -> torch.Tensor:
         """(B, F, T) complex -> (B, F, T) complex; cache as in `blocks` (streaming only); cutoff (B,) bins,
-        needed when the model is anchored or `keep_passband`."""
+        needed when the model is anchored or `keep_passband`; first_frame as in `forward`."""
         out = self.decoder(self.blocks(self.encoder(spec), cache))
         keep = keep_passband or self.anchored
         if keep and cutoff is None:
@@ -350,6 +386,9 @@ class Apollo(nn.Module):
             out = out + spec
         if keep:
             below = torch.arange(spec.shape[1], device=spec.device)[None, :, None] < cutoff[:, None, None]
+            if self.config.hole_gate_db is not None:
+                spec = fill_holes(spec, cutoff, self.hole_phases, self.config.hole_gate_db, self.config.hole_level_db,
+                                  first_frame)  # fmt: skip
             out = torch.where(below, spec, out)
         return out
 

@@ -102,7 +102,7 @@ class StreamingApollo:
         if count > 0:
             frames = self.buffer[:, : (count - 1) * hop + n_fft]
             spec = torch.stft(frames, n_fft, hop, window=self.model.window, center=False, return_complex=True)
-            spec = self.model.restore_spectrum(spec, self.cache, cutoff=self.cutoff)
+            spec = self.model.restore_spectrum(spec, self.cache, cutoff=self.cutoff, first_frame=self.frames)
             self._overlap_add(spec)
             self.buffer = self.buffer[:, count * hop :]
             self.frames += count

@@ -28,3 +28,15 @@ def noise(seconds: float, seed: int, channels: int = 2, gap: tuple[float, float]
 def write(path: Path, audio: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio, SR)
+
+
+def holed_noise(seconds: float, channels: int = 1, hole_hz: tuple[float, float] = (3000.0, 4000.0), cut_hz: float = 11000.0,
+                seed: int = 0) -> np.ndarray:
+    """(samples, channels) float32 white noise with nothing above cut_hz and a band the codec zeroed (hole_hz,
+    120 dB down): what an MP3 at a low bitrate leaves."""
+    rng = np.random.default_rng(seed)
+    x = 0.1 * rng.standard_normal((int(seconds * 44100), channels))
+    spec = np.fft.rfft(x, axis=0)
+    hz = np.fft.rfftfreq(len(x), 1 / 44100)[:, None]
+    spec *= np.where((hz >= hole_hz[0]) & (hz < hole_hz[1]), 1e-6, 1.0) * (hz < cut_hz)
+    return np.fft.irfft(spec, n=len(x), axis=0).astype(np.float32)

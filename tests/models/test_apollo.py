@@ -276,3 +276,28 @@ def test_band_tilt_scales_each_quarter_octave_above_the_cutoff():
         assert torch.equal(again.tilt, tilted.tilt)
     old = {k: v for k, v in tilted.config.to_dict().items() if k != "band_tilt"}
     assert ApolloConfig.from_dict(old).band_tilt is False
+
+
+def test_hole_fill_fills_only_the_bands_the_codec_zeroed():
+    """Bins 120 dB under their frame become noise at hole_level_db re the frame's mean passband power, with a
+    phase that changes from frame to frame; the music's bins, a hole above the cutoff and an item with no
+    cutoff are left as they are; a chunk that starts at frame 20 draws the whole item's phases."""
+    from apollo.models.apollo import fill_holes, hole_phases
+
+    spec = torch.randn(2, 441, 50, dtype=torch.complex64, generator=torch.Generator().manual_seed(0))
+    spec[:, 100:110] *= 1e-6  # zeroed below the cutoff
+    spec[:, 350:360] *= 1e-6  # and above it
+    cutoff, phases = torch.tensor([300, 441]), hole_phases(441)
+    out = fill_holes(spec, cutoff, phases, -80.0, -60.0)
+    mean = spec[0, :300].abs().square().mean(0)  # (T,)
+    level_db = 10 * torch.log10(out[0, 100:110].abs().square() / mean)
+    assert level_db.sub(-60).abs().max() < 0.01
+    assert out[0, 105].angle().diff().abs().mean() > 1  # noise, not a steady tone
+    kept = torch.ones(441, dtype=torch.bool)
+    kept[100:110] = False
+    assert torch.equal(out[0, kept], spec[0, kept])
+    assert torch.equal(out[1], spec[1])
+    chunk = fill_holes(spec[..., 20:], cutoff, phases, -80.0, -60.0, first_frame=20)
+    assert torch.allclose(chunk, out[..., 20:], atol=1e-6)
+    old = {k: v for k, v in model_config().to_dict().items() if not k.startswith("hole_")}
+    assert ApolloConfig.from_dict(old).hole_gate_db is None  # checkpoints from before the fill: off

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from apollo.models.streaming import StreamingApollo
+from tests.helpers.audio import holed_noise
 from tests.helpers.params import tiny_model
 
 
@@ -46,13 +47,14 @@ def test_streaming_rejects_non_causal_and_too_short():
 
 def test_an_anchored_model_streams_with_the_cutoff_given():
     """A stream has no long-term spectrum to find the cutoff in: the caller gives it, and the stream then
-    equals the offline model given the same cutoff."""
-    model = tiny_model(causal=True, cutoff_reference_hz=2000.0)
+    equals the offline model given the same cutoff, the codec's holes filled alike."""
+    model = tiny_model(causal=True, cutoff_reference_hz=2000.0, hole_gate_db=-80.0, hole_level_db=-60.0)
     with pytest.raises(ValueError, match="cutoff"):
         StreamingApollo(model, channels=1)
-    x = torch.randn(1, 20000) * 0.3
+    x = torch.from_numpy(holed_noise(20000 / 44100).T) * 3
     with torch.no_grad():
         expected = model(x[None], cutoff=200)[0]
+        assert not torch.allclose(expected, tiny_model(causal=True, cutoff_reference_hz=2000.0)(x[None], cutoff=200)[0])
     stream = StreamingApollo(model, channels=1, cutoff=200)
     out = torch.cat([stream.process(x[:, :7000]), stream.process(x[:, 7000:]), stream.flush()], 1)
     assert (out - expected).abs().max() <= 1e-5
