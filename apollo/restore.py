@@ -12,8 +12,10 @@ and leaves errors within ~0.5 s of each seam.)
 
 The passband is kept: below the input's codec cutoff (found once per file in
 its long-term spectrum, ``apollo.audio.spectrum.codec_cutoff``) the output's
-STFT bins are the input's own, so the model only makes the band the codec
-removed and cannot colour or hiss over what the codec kept. One cutoff per file,
+STFT bins are the input's own (the bands the codec zeroed filled with quiet
+noise, ``ApolloConfig.hole_gate_db``, its phases indexed by the file's frame),
+so the model only makes the band the codec removed and cannot colour or hiss
+over what the codec kept. One cutoff per file,
 so chunking does not change it; an input with no cutoff comes back as it is
 (nothing was cut). A cutoff-anchored model (``ApolloConfig.cutoff_reference_hz``)
 always keeps the passband and is given the file's cutoff the same way.
