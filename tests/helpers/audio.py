@@ -35,8 +35,8 @@ def holed_noise(seconds: float, channels: int = 1, hole_hz: tuple[float, float] 
     """(samples, channels) float32 white noise with nothing above cut_hz and a band the codec zeroed (hole_hz,
     120 dB down): what an MP3 at a low bitrate leaves."""
     rng = np.random.default_rng(seed)
-    x = 0.1 * rng.standard_normal((int(seconds * 44100), channels))
+    x = 0.1 * rng.standard_normal((int(seconds * SR), channels))
     spec = np.fft.rfft(x, axis=0)
-    hz = np.fft.rfftfreq(len(x), 1 / 44100)[:, None]
+    hz = np.fft.rfftfreq(len(x), 1 / SR)[:, None]
     spec *= np.where((hz >= hole_hz[0]) & (hz < hole_hz[1]), 1e-6, 1.0) * (hz < cut_hz)
     return np.fft.irfft(spec, n=len(x), axis=0).astype(np.float32)
