@@ -26,13 +26,13 @@ from apollo.models.apollo import Apollo, fill_holes, hole_phases
 from apollo.params import SR
 
 
-def filled(model: Apollo, degraded: np.ndarray, gate_db: float | None, level_db: float) -> np.ndarray:
+def filled(model: Apollo, phases: torch.Tensor, degraded: np.ndarray, gate_db: float | None, level_db: float) -> np.ndarray:
     """(channels, samples) MP3 -> the same with its passband's holes filled (None: only the STFT round trip)."""
     x = torch.from_numpy(degraded).float()
     spec = model.stft(x)  # (C, F, T)
     if gate_db is not None:
         cutoff = model.cutoff_bins(spec[None]).expand(spec.shape[0])
-        spec = fill_holes(spec, cutoff, hole_phases(spec.shape[1]), gate_db, level_db)
+        spec = fill_holes(spec, cutoff, phases, gate_db, level_db)
     return model.istft(spec, x.shape[-1]).numpy()
 
 
@@ -44,13 +44,14 @@ def main() -> None:
     ap.add_argument("--levels", nargs="+", type=float, default=[-50.0, -55.0, -60.0, -65.0])
     args = ap.parse_args()
     model = Apollo(project_params().model).eval()  # only its STFT and cutoff finder are used
+    phases = hole_phases(model.config.n_fft // 2 + 1)
     grid = [(None, 0.0)] + [(g, v) for g, v in itertools.product(args.gates, args.levels) if v > g]
     rows = []  # per clip: bitrate, then (lsd, si_snr, visqol) per grid point
     for pair in synthetic_pairs(args.shards, args.clips):
         edge = high_band_edge(pair["degraded"], SR)
         row = [pair["bitrate"]]
         for gate, level in grid:
-            s = score(pair["target"], filled(model, pair["degraded"], gate, level), True, edge)
+            s = score(pair["target"], filled(model, phases, pair["degraded"], gate, level), True, edge)
             row += [s["lsd"], s["si_snr"], s["visqol"]]
         rows.append(row)
     if not rows:
