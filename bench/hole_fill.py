@@ -4,7 +4,8 @@
 No model is involved: the passband a keeping model outputs is the MP3's own, so this fills the MP3 itself
 (`apollo.models.apollo.fill_holes`, the model's own function, on the model's STFT and cutoff) and scores
 it with the evaluation's code against the original, on the *training* shards, where the defaults were
-chosen (the lowest LSD that keeps the unfilled ViSQOL; docs/quality.md, round 5):
+chosen (the level with the lowest LSD that keeps the unfilled ViSQOL at every bitrate, the gate at the
+middle of a flat range; docs/quality.md, round 5):
 
     .venv/bin/python bench/hole_fill.py --shards data/shards/train --clips 96
 
@@ -26,14 +27,14 @@ from apollo.models.apollo import Apollo, fill_holes, hole_phases
 from apollo.params import SR
 
 
-def filled(model: Apollo, phases: torch.Tensor, degraded: np.ndarray, gate_db: float | None, level_db: float) -> np.ndarray:
-    """(channels, samples) MP3 -> the same with its passband's holes filled (None: only the STFT round trip)."""
+def filled_versions(model: Apollo, phases: torch.Tensor, degraded: np.ndarray, grid) -> list[np.ndarray]:
+    """(channels, samples) MP3 -> per (gate, level) of `grid`, the same with its passband's holes filled
+    (gate None: only the STFT round trip). The STFT and the cutoff are computed once for the whole grid."""
     x = torch.from_numpy(degraded).float()
     spec = model.stft(x)  # (C, F, T)
-    if gate_db is not None:
-        cutoff = model.cutoff_bins(spec[None]).expand(spec.shape[0])
-        spec = fill_holes(spec, cutoff, phases, gate_db, level_db)
-    return model.istft(spec, x.shape[-1]).numpy()
+    cutoff = model.cutoff_bins(spec[None]).expand(spec.shape[0])
+    return [model.istft(spec if gate is None else fill_holes(spec, cutoff, phases, gate, level), x.shape[-1]).numpy()
+            for gate, level in grid]  # fmt: skip
 
 
 def main() -> None:
@@ -50,8 +51,8 @@ def main() -> None:
     for pair in synthetic_pairs(args.shards, args.clips):
         edge = high_band_edge(pair["degraded"], SR)
         row = [pair["bitrate"]]
-        for gate, level in grid:
-            s = score(pair["target"], filled(model, phases, pair["degraded"], gate, level), True, edge)
+        for restored in filled_versions(model, phases, pair["degraded"], grid):
+            s = score(pair["target"], restored, True, edge)
             row += [s["lsd"], s["si_snr"], s["visqol"]]
         rows.append(row)
     if not rows:
