@@ -56,11 +56,6 @@ class ApolloConfig:
     # for every item, on the heads' output: the music's average fall above the cutoff, in one well-conditioned
     # parameter per step, which the heads' weights only learn slowly (docs/quality.md)
     band_tilt: bool
-    # not in the paper, with band_tilt: one tilt per half octave of cutoff (2 kHz up), each item's the
-    # interpolation between the two around its cutoff. How far the band falls, and how far the level under
-    # the cutoff misleads, depends on where the codec cut: a shared tilt left the 48 kbps band 4-8 dB louder
-    # than the 32 kbps one on every set, the training distribution included (docs/quality.md, round 6)
-    tilt_by_cutoff: bool
     # not in the paper, kept passbands only: bins more than -hole_gate_db dB under their frame's mean passband
     # power (the bands an MP3 encoder zeroed: no music leaves a bin that empty) become noise at hole_level_db
     # dB re that power, a level measured on the training shards (docs/quality.md). None: the passband as it is.
@@ -107,7 +102,7 @@ class ApolloConfig:
         """From a checkpoint's metadata: every field, nothing else."""
         fields = set(cls.__dataclass_fields__)
         # checkpoints from before these fields: absolute output over the whole spectrum
-        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "band_tilt": False, "tilt_by_cutoff": False, "hole_gate_db": None,
+        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "band_tilt": False, "hole_gate_db": None,
              "hole_level_db": 0.0} | dict(d)
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown or missing:

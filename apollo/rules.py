@@ -100,7 +100,6 @@ RULES: dict[str, Rule] = {
     "model.relative_output": ANY,
     "model.cutoff_reference_hz": _at_least(0),
     "model.band_tilt": ANY,
-    "model.tilt_by_cutoff": ANY,
     "model.hole_gate_db": Rule(hi=0),  # null: off
     "model.hole_level_db": Rule(hi=0),
     "model_card.out": PATH,

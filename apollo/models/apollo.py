@@ -281,22 +281,6 @@ TILT_STEPS_PER_OCTAVE, TILT_OCTAVES = 4, 4
 TILT_SCALE = 10.0
 
 
-# `ApolloConfig.tilt_by_cutoff`: one tilt per half octave of cutoff from 2 kHz (2, 2.8, 4, ... 22.6 kHz), a span
-# that holds every cutoff an MP3 encoder chooses at 24-320 kbps
-TILT_CUTOFF_LOW_HZ, TILT_CUTOFF_STEPS = 2000.0, 8
-
-
-def cutoff_weights(cutoff_hz: torch.Tensor) -> torch.Tensor:
-    """(B,) Hz -> (B, TILT_CUTOFF_STEPS): each item's linear interpolation weights between the two half octaves
-    of cutoff around its own, so the band's gain moves smoothly with the cutoff (an encoder not seen in training
-    cuts between the trained ones)."""
-    pos = (2 * torch.log2(cutoff_hz.float().clamp_min(1) / TILT_CUTOFF_LOW_HZ)).clamp(0, TILT_CUTOFF_STEPS - 1)
-    lo = pos.floor().long().clamp(max=TILT_CUTOFF_STEPS - 2)[:, None]  # (B, 1)
-    frac = (pos[:, None] - lo).to(torch.float32)
-    weights = torch.zeros(len(pos), TILT_CUTOFF_STEPS, device=cutoff_hz.device)
-    return weights.scatter(1, lo, 1 - frac).scatter(1, lo + 1, frac)
-
-
 def tilt_index(cutoff: torch.Tensor, n_bins: int) -> torch.Tensor:
     """(B,) bins below the cutoff -> (B, F) long: each bin's quarter octave above the cutoff (0 below it and in
     the first; the last step holds everything from TILT_OCTAVES up)."""
@@ -338,8 +322,7 @@ class Apollo(nn.Module):
                     weight[:, : 2 * m].zero_()
                     bias[:, : 2 * m].zero_()
         if config.band_tilt and config.cutoff_reference_hz > 0:  # starts flat: the heads' continuation as it is
-            shape = (TILT_CUTOFF_STEPS,) * config.tilt_by_cutoff + (TILT_STEPS_PER_OCTAVE * TILT_OCTAVES,)
-            self.tilt = nn.Parameter(torch.zeros(shape))
+            self.tilt = nn.Parameter(torch.zeros(TILT_STEPS_PER_OCTAVE * TILT_OCTAVES))
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         if config.hole_gate_db is not None:
             self.register_buffer("hole_phases", hole_phases(config.n_fft // 2 + 1), persistent=False)
@@ -396,7 +379,7 @@ class Apollo(nn.Module):
             width = max(1, round(self.config.cutoff_reference_hz / self.config.bin_hz))
             out = out * passband_top_level(spec, cutoff, width)
             if hasattr(self, "tilt"):
-                out = out * self.band_gain(cutoff, spec.shape[1])
+                out = out * torch.exp(TILT_SCALE * self.tilt)[tilt_index(cutoff, spec.shape[1])][..., None]
         elif self.config.relative_output:
             out = out * frame_level(spec)
         if self.config.residual:
@@ -408,14 +391,6 @@ class Apollo(nn.Module):
                                   first_frame)  # fmt: skip
             out = torch.where(below, spec, out)
         return out
-
-    def band_gain(self, cutoff: torch.Tensor, n_bins: int) -> torch.Tensor:
-        """(B,) bins below the cutoff -> (B, F, 1): the learned tilt's gain on each bin of each item's band."""
-        tilt = self.tilt  # (S,) or, by cutoff, (TILT_CUTOFF_STEPS, S)
-        if tilt.dim() == 2:
-            tilt = cutoff_weights(cutoff * self.config.bin_hz) @ tilt  # (B, S)
-        tilt = tilt.expand(len(cutoff), -1)
-        return torch.exp(TILT_SCALE * tilt.gather(1, tilt_index(cutoff, n_bins)))[..., None]
 
     def blocks(self, x: torch.Tensor, cache: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Band-sequence blocks. x: (K, B, T, N).

@@ -76,7 +76,6 @@ def infer_published_config(state: dict, sr: int = SR) -> ApolloConfig:
         relative_output=False,
         cutoff_reference_hz=0.0,
         band_tilt=False,
-        tilt_by_cutoff=False,
         hole_gate_db=None,
         hole_level_db=0.0,
     )

@@ -263,8 +263,7 @@ def test_band_tilt_scales_each_quarter_octave_above_the_cutoff():
 
     x = _lowpassed()
     flat = _anchored()
-    tilted = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=True,
-                                 tilt_by_cutoff=False)).eval()  # fmt: skip
+    tilted = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=True)).eval()
     tilted.load_state_dict(flat.state_dict() | {"tilt": tilted.tilt.detach()})
     with torch.no_grad():
         tilted.tilt[:TILT_STEPS_PER_OCTAVE] = -20 / 20 * math.log(10) / TILT_SCALE  # the first octave: -20 dB
@@ -277,31 +276,6 @@ def test_band_tilt_scales_each_quarter_octave_above_the_cutoff():
         assert torch.equal(again.tilt, tilted.tilt)
     old = {k: v for k, v in tilted.config.to_dict().items() if k != "band_tilt"}
     assert ApolloConfig.from_dict(old).band_tilt is False
-
-
-def test_tilt_by_cutoff_gives_each_cutoff_its_own_gain():
-    """With `tilt_by_cutoff`, the tilt is a table per half octave of cutoff: -20 dB in the 8 kHz row makes an
-    input cut at 8 kHz 20 dB quieter above its cutoff, leaves one cut at 11.3 kHz (the next row) as it is, and
-    one cut between them (9.5 kHz, half way in octaves) gets -10 dB; a checkpoint from before reads as shared."""
-    from apollo.models.apollo import TILT_CUTOFF_LOW_HZ, TILT_SCALE, cutoff_weights
-    from apollo.params import ApolloConfig
-
-    flat = _anchored()
-    tilted = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=True,
-                                 tilt_by_cutoff=True)).eval()  # fmt: skip
-    tilted.load_state_dict(flat.state_dict() | {"tilt": tilted.tilt.detach()})
-    row = round(2 * math.log2(8000 / TILT_CUTOFF_LOW_HZ))  # the half octave at 8 kHz
-    with torch.no_grad():
-        tilted.tilt[row] = -20 / 20 * math.log(10) / TILT_SCALE
-        for cut, change in ((8000, -20), (8000 * 2**0.25, -10), (8000 * 2**0.5, 0)):
-            x = _lowpassed(cut_hz=cut)
-            a, b = flat(x, cutoff=round(cut / flat.config.bin_hz)), tilted(x, cutoff=round(cut / flat.config.bin_hz))
-            assert _band_db(b, cut + 300, 20000) - _band_db(a, cut + 300, 20000) == pytest.approx(change, abs=1.0), cut
-            assert abs(_band_db(b, 1000, cut - 300) - _band_db(a, 1000, cut - 300)) < 0.01
-    weights = cutoff_weights(torch.tensor([100.0, 8000.0, 30000.0]))
-    assert torch.allclose(weights.sum(1), torch.ones(3)) and weights[0, 0] == 1 and weights[2, -1] == 1
-    old = {k: v for k, v in tilted.config.to_dict().items() if k != "tilt_by_cutoff"}
-    assert ApolloConfig.from_dict(old).tilt_by_cutoff is False
 
 
 def test_hole_fill_fills_only_the_bands_the_codec_zeroed():

@@ -47,11 +47,10 @@ def test_streaming_rejects_non_causal_and_too_short():
 
 def test_an_anchored_model_streams_with_the_cutoff_given():
     """A stream has no long-term spectrum to find the cutoff in: the caller gives it, and the stream then
-    equals the offline model given the same cutoff, the codec's holes filled and the cutoff's tilt applied alike."""
-    model = tiny_model(causal=True, cutoff_reference_hz=2000.0, hole_gate_db=-80.0, hole_level_db=-60.0,
-                       band_tilt=True, tilt_by_cutoff=True)  # fmt: skip
+    equals the offline model given the same cutoff, the codec's holes filled and the band tilted alike."""
+    model = tiny_model(causal=True, cutoff_reference_hz=2000.0, hole_gate_db=-80.0, hole_level_db=-60.0, band_tilt=True)
     with torch.no_grad():
-        model.tilt.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))  # a trained-looking tilt per cutoff
+        model.tilt.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))  # a trained-looking tilt
     with pytest.raises(ValueError, match="cutoff"):
         StreamingApollo(model, channels=1)
     x = torch.from_numpy(holed_noise(20000 / 44100).T) * 3
