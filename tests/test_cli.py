@@ -207,7 +207,7 @@ def test_restore_fills_the_codecs_holes_and_makes_the_band(tmp_path):
     at 11 kHz with a band the codec zeroed (3-4 kHz, 120 dB down): the hole comes back as noise near
     hole_level_db re the passband, the rest of the passband as it was, and the band above the cutoff is made."""
     from apollo.models.apollo import Apollo
-    from tests.helpers.audio import holed_noise
+    from tests.helpers.audio import band_db, holed_noise
     from tests.helpers.params import model_config
 
     torch.manual_seed(0)
@@ -218,17 +218,11 @@ def test_restore_fills_the_codecs_holes_and_makes_the_band(tmp_path):
     res = apollo("restore", tmp_path / "in.wav", "--checkpoint", tmp_path / "g.safetensors", "--chunk-seconds", "1")
     assert res.returncode == 0, res.stderr
     out, _ = sf.read(str(tmp_path / "in.restored.wav"), dtype="float32")
-
-    def density_db(x: np.ndarray, lo: float, hi: float) -> float:
-        spec = np.fft.rfft(x[:, 0])
-        hz = np.fft.rfftfreq(len(x), 1 / 44100)
-        return float(10 * np.log10(np.mean(np.abs(spec[(hz >= lo) & (hz < hi)]) ** 2)))
-
-    passband = density_db(audio, 500, 2500)
-    assert density_db(audio, 3100, 3900) - passband < -100  # the input's hole
-    assert density_db(out, 3100, 3900) - passband == pytest.approx(model.config.hole_level_db, abs=5)
-    assert abs(density_db(out, 500, 2500) - passband) < 0.1 and abs(density_db(out, 5000, 10000) - passband) < 0.1
-    assert density_db(out, 12000, 20000) - passband > -40 > density_db(audio, 12000, 20000) - passband
+    passband = band_db(audio, 500, 2500)
+    assert band_db(audio, 3100, 3900) - passband < -100  # the input's hole
+    assert band_db(out, 3100, 3900) - passband == pytest.approx(model.config.hole_level_db, abs=5)
+    assert abs(band_db(out, 500, 2500) - passband) < 0.1 and abs(band_db(out, 5000, 10000) - passband) < 0.1
+    assert band_db(out, 12000, 20000) - passband > -40 > band_db(audio, 12000, 20000) - passband
 
 
 def test_evaluate_scores_a_checkpoint(tmp_path, shards):

@@ -40,3 +40,10 @@ def holed_noise(seconds: float, channels: int = 1, hole_hz: tuple[float, float] 
     hz = np.fft.rfftfreq(len(x), 1 / SR)[:, None]
     spec *= np.where((hz >= hole_hz[0]) & (hz < hole_hz[1]), 1e-6, 1.0) * (hz < cut_hz)
     return np.fft.irfft(spec, n=len(x), axis=0).astype(np.float32)
+
+
+def band_db(x: np.ndarray, lo_hz: float, hi_hz: float) -> float:
+    """(samples, channels) -> the first channel's mean power per FFT bin from lo_hz to hi_hz, in dB."""
+    power = np.square(np.abs(np.fft.rfft(x[:, 0])))
+    hz = np.fft.rfftfreq(len(x), 1 / SR)
+    return float(10 * np.log10(power[(hz >= lo_hz) & (hz < hi_hz)].mean()))
