@@ -375,6 +375,12 @@ class Apollo(nn.Module):
         keep = keep_passband or self.anchored
         if keep and cutoff is None:
             raise ValueError("keeping the passband needs the codec cutoff")
+        if keep and self.config.hole_gate_db is not None:
+            # filled before the anchor reads it: in a frame whose bands under the cutoff the encoder zeroed
+            # (a fifth of the frames of real mixtures; their band was still ~57 dB under the frame's mean), an
+            # anchor read from the zeros made the band ~28 dB too quiet (docs/quality.md, round 7)
+            spec = fill_holes(spec, cutoff, self.hole_phases, self.config.hole_gate_db, self.config.hole_level_db,
+                              first_frame)  # fmt: skip
         if self.anchored:
             width = max(1, round(self.config.cutoff_reference_hz / self.config.bin_hz))
             out = out * passband_top_level(spec, cutoff, width)
@@ -386,9 +392,6 @@ class Apollo(nn.Module):
             out = out + spec
         if keep:
             below = torch.arange(spec.shape[1], device=spec.device)[None, :, None] < cutoff[:, None, None]
-            if self.config.hole_gate_db is not None:
-                spec = fill_holes(spec, cutoff, self.hole_phases, self.config.hole_gate_db, self.config.hole_level_db,
-                                  first_frame)  # fmt: skip
             out = torch.where(below, spec, out)
         return out
 
