@@ -301,3 +301,26 @@ def test_hole_fill_fills_only_the_bands_the_codec_zeroed():
     assert torch.allclose(chunk, out[..., 20:], atol=1e-6)
     old = {k: v for k, v in model_config().to_dict().items() if not k.startswith("hole_")}
     assert ApolloConfig.from_dict(old).hole_gate_db is None  # checkpoints from before the fill: off
+
+
+def test_the_anchor_reads_the_filled_passband():
+    """Frames whose top 2 kHz under the cutoff the encoder zeroed: their anchor is the hole fill's level
+    (60 dB under the frame's mean), not the zeros', so their band is ~60 dB under the other frames' (the
+    heads see the same input there); with no fill they were 89 dB under: the zeros' level, floored by the
+    anchor's epsilon."""
+    gaps = {}
+    for gate in (-80.0, None):
+        torch.manual_seed(0)
+        model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, hole_gate_db=gate,
+                                    hole_level_db=-60.0)).eval()  # fmt: skip
+        bins = model.config.n_fft // 2 + 1
+        cut, width = round(11000 / model.config.bin_hz), round(2000 / model.config.bin_hz)
+        spec = torch.randn(1, bins, 60, dtype=torch.complex64, generator=torch.Generator().manual_seed(0)) * 10
+        spec[:, cut:] = 0  # the codec's cutoff at 11 kHz
+        spec[:, cut - width : cut, 20:40] *= 1e-7  # frames 20-39: the bands under it zeroed
+        with torch.no_grad():
+            band = model.restore_spectrum(spec, cutoff=torch.tensor([cut]))[0, cut:].abs().square().mean(0)  # (T,)
+        others = torch.cat([band[:20], band[40:]])
+        gaps[gate] = float(10 * torch.log10(others.mean() / band[20:40].mean()))
+    assert 50 < gaps[-80.0] < 70, gaps
+    assert gaps[None] > 80, gaps  # the zeros, floored by the anchor's epsilon
