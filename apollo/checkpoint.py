@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 
 from apollo.errors import ApolloError
 from apollo.files import atomic
@@ -46,8 +46,19 @@ def save_generator(model: Apollo, path: str | os.PathLike) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    raw = save(state, metadata={"format": FORMAT, "config": json.dumps(model.config.to_dict())})
     with atomic(path) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(model.config.to_dict())})
+        Path(tmp).write_bytes(canonical_safetensors(raw))
+
+
+def canonical_safetensors(raw: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted. safetensors writes the metadata map in
+    a random order (a Rust HashMap), so equal weights and config gave files, and DVC hashes, that differed
+    from run to run; the data offsets are absolute within the data section, so reordering the header is safe."""
+    size = int.from_bytes(raw[:8], "little")
+    header = json.dumps(json.loads(raw[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the format pads the header to 8-byte alignment
+    return len(header).to_bytes(8, "little") + header + raw[8 + size :]
 
 
 def weights_digest(model: torch.nn.Module) -> str:
