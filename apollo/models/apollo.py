@@ -378,7 +378,7 @@ class Apollo(nn.Module):
         if keep and self.config.hole_gate_db is not None:
             # filled before the anchor reads it: in a frame whose bands under the cutoff the encoder zeroed
             # (a fifth of the frames of real mixtures; their band was still ~57 dB under the frame's mean), an
-            # anchor read from the zeros made the band ~28 dB too quiet (docs/quality.md, round 7)
+            # anchor read from the zeros made the band 25 dB too quiet on average (docs/quality.md, round 7)
             spec = fill_holes(spec, cutoff, self.hole_phases, self.config.hole_gate_db, self.config.hole_level_db,
                               first_frame)  # fmt: skip
         if self.anchored:
