@@ -27,8 +27,18 @@ if ((${#missing[@]})); then
 fi
 
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=".venv/.installed-$(cat pyproject.toml constraints-cpu.txt constraints.txt | sha256sum | cut -c1-16)"
+# the environment takes about 2.2 GB (torch alone 0.9); a disk that fills halfway through leaves pip's
+# traceback and a broken .venv, so say so before starting
+NEED_MB=3000
+if [ ! -f "$stamp" ]; then
+  free_mb=$(( $(df -Pk . | awk 'NR == 2 {print $4}') / 1024 ))
+  if (( free_mb < NEED_MB )); then
+    echo "setup: only $free_mb MB free on the disk of $PWD; the Python environment needs about $NEED_MB MB" >&2
+    exit 1
+  fi
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
 if [ ! -f "$stamp" ]; then
   echo "setup: installing python packages into .venv"
   # pip warns about every name missing from the machine's extra local indexes: keep the log readable
