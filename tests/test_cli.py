@@ -19,6 +19,7 @@ from apollo.checkpoint import save_generator
 from apollo.config import PROJECT as ROOT
 from apollo.config import layer, read_raw
 from tests.helpers.audio import write_tone
+from tests.helpers.disk import small_disk
 from tests.helpers.params import tiny_model
 
 pytestmark = pytest.mark.slow  # real subprocesses: a second or two each
@@ -290,18 +291,11 @@ def test_version_and_help_at_80_columns():
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, ckpt):
-    disk = tmp_path / "small"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()})")
-    try:
+    with small_disk(tmp_path / "small", "64k") as disk:
         write_tone(tmp_path / "in.wav", seconds=3.0)  # 3 s of float stereo: about 1 MB, the disk holds 64 kB
         res = apollo("restore", tmp_path / "in.wav", "-o", disk / "out.wav", "-c", ckpt)
         assert_user_error(res, f"cannot write {disk / 'out.wav'}: no space left on the device")
         assert listing(disk) == []
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_sigterm_leaves_no_partial_output_and_no_temporary(tmp_path, ckpt):

@@ -6,18 +6,14 @@ import subprocess
 import pytest
 
 from apollo.config import PROJECT as ROOT
+from tests.helpers.disk import small_disk
 
-pytestmark = pytest.mark.slow  # mounts a tmpfs and runs the script: a second or two
+pytestmark = pytest.mark.slow  # mounts a tmpfs and runs the script
 
 
 def test_a_nearly_full_disk_stops_setup_before_it_starts(tmp_path):
-    disk = tmp_path / "small"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(disk)], capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()})")
-    try:
-        # a checkout on that disk, as far as the script reads it; 32 MB holds a bare venv, not torch
+    # a checkout on a 32 MB disk, as far as the script reads it: room for a bare venv, not for torch
+    with small_disk(tmp_path / "small", "32m") as disk:
         (disk / "scripts").mkdir()
         for name in ("scripts/setup.sh", "pyproject.toml", "constraints.txt", "constraints-cpu.txt"):
             shutil.copy(ROOT / name, disk / name)
@@ -27,5 +23,3 @@ def test_a_nearly_full_disk_stops_setup_before_it_starts(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("setup: only ") and "MB free on the disk of" in lines[0], res.stderr
         assert "installing python packages" not in res.stdout
         assert not (disk / ".venv").exists()  # nothing half-made for the next run to trust
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
