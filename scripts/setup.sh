@@ -37,9 +37,7 @@ if [ ! -f "$stamp" ]; then
     echo "setup: only $free_mb MB free on the disk of $PWD; the Python environment needs about $NEED_MB MB" >&2
     exit 1
   fi
-fi
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-if [ ! -f "$stamp" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
   echo "setup: installing python packages into .venv"
   # pip warns about every name missing from the machine's extra local indexes: keep the log readable
   quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }; }
