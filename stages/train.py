@@ -21,7 +21,9 @@ def main() -> None:
     summary, generator = fit(params.train, params.model, params.shards.out)
     rank = PartialState().process_index
     if summary["processes"] > 1:  # every rank: their weights must agree
-        print(f"rank {rank}: generator weights sha256 {weights_digest(generator)}", flush=True)
+        # the line and its newline in one write: the ranks share stdout, and print's separate write of the
+        # newline let another rank's line land between them (seen once in a fresh-clone `make test`)
+        print(f"rank {rank}: generator weights sha256 {weights_digest(generator)}\n", end="", flush=True)
     if rank == 0:
         print(f"trained {summary['steps']} steps in {summary['train_seconds']} s on {summary['processes']} process(es) "
               f"({summary['audio_seconds_per_second']} s of audio per s); "
