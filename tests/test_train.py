@@ -129,3 +129,27 @@ def test_train_processes_2_launches_two_cpu_ranks_that_agree(shards, tmp_path):
     assert len({digest for _, digest in digests}) == 1
     metrics = json.loads((tmp_path / "train" / "metrics.json").read_text())
     assert (metrics["steps"], metrics["processes"]) == (3, 2)
+
+
+def test_the_generator_step_judges_the_real_half_without_autograd_and_as_one_stacked_forward_would():
+    import torch
+
+    from apollo.models.discriminator import MultiResolutionDiscriminator
+    from apollo.train import judge, judge_fake
+
+    torch.manual_seed(0)
+    stacked, split = (MultiResolutionDiscriminator(windows=(128, 512), channels=4) for _ in range(2))
+    split.load_state_dict(stacked.state_dict())
+    real, fake = torch.randn(2, 2, 4096), torch.randn(2, 2, 4096, requires_grad=True)
+    for _ in range(2):  # the second call sees the power iteration's state the first one left
+        want, got = judge(stacked, real, fake), judge_fake(split, real, fake)
+        for half_want, half_got in zip(want, got):
+            for (logits_w, maps_w), (logits_g, maps_g) in zip(half_want, half_got):
+                torch.testing.assert_close(logits_g, logits_w)
+                for w, g in zip(maps_w, maps_g):
+                    torch.testing.assert_close(g, w)
+    for name, value in stacked.state_dict().items():  # spectral norm's vectors moved alike
+        torch.testing.assert_close(split.state_dict()[name], value)
+    assert split.training
+    real_out, fake_out = got
+    assert not real_out[0][0].requires_grad and fake_out[0][0].requires_grad
