@@ -33,4 +33,5 @@ bench: setup
 	$(VENV)/python bench/restore_memory.py
 	$(VENV)/python bench/shards_throughput.py
 	$(VENV)/python bench/loader_throughput.py
+	$(VENV)/python bench/train_step.py
 	$(VENV)/python bench/flow_overhead.py
