@@ -160,7 +160,7 @@ def fit(params: TrainParams, model_config: ApolloConfig, shards: str) -> tuple[d
             opt_d.zero_grad(set_to_none=True)
             # generator step: fool the (just updated, now frozen) discriminator, match its features and the spectrum
             discriminator.requires_grad_(False)
-            g_loss, parts = generator_loss(target, restored, *judge_fake(discriminator, target, restored), params.loss,
+            g_loss, parts = generator_loss(target, restored, *judge_for_generator(discriminator, target, restored), params.loss,
                                            tuple(params.disc_windows), cutoff * model_config.bin_hz)  # fmt: skip
             discriminator.requires_grad_(True)
             accelerator.backward(g_loss)
@@ -225,19 +225,20 @@ def judge(discriminator, real: torch.Tensor, fake: torch.Tensor):
     return real_out, fake_out
 
 
-def judge_fake(discriminator, real: torch.Tensor, fake: torch.Tensor):
+def judge_for_generator(discriminator, real: torch.Tensor, fake: torch.Tensor):
     """As `judge`, for the generator's step, whose backward needs only the fake half: the real half (the
-    feature matching's detached targets) runs without autograd, which spares a third of that backward (12 %
-    of a CPU step; bench/train_step.py). The fake half goes first, in training mode, so spectral norm makes its
-    one power iteration there; the real half then runs in eval mode with the same normalisation, as both
-    halves had in one stacked forward. Still one forward with autograd per backward, as DDP expects."""
+    feature matching's detached targets) runs without autograd, which makes a CPU step about a tenth cheaper
+    (bench/train_step.py). The fake half goes first, in training mode, so spectral norm makes its one power
+    iteration there; the real half then runs in eval mode with the same normalisation, as both halves had in
+    one stacked forward. Still one forward with autograd per backward, as DDP expects."""
     fake_out = discriminator(fake)
+    was_training = discriminator.training
     discriminator.eval()
     try:
         with torch.no_grad():
             real_out = discriminator(real)
     finally:
-        discriminator.train()
+        discriminator.train(was_training)
     return real_out, fake_out
 
 

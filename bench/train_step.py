@@ -2,9 +2,9 @@
 
 Runs the train loop's step (cutoff, generator, discriminator step, generator step) on a batch shaped as the
 loader's (params.yaml: batch_size x 2 channels x crop_seconds, band-limited noise) with the default model and
-discriminators, first with the generator's step judging real and fake in one stacked forward
-(`apollo.train.judge`), then as training does (`apollo.train.judge_fake`), in one run; prints the time of
-each part and the ratio of the two totals.
+discriminators, with the generator's step judging real and fake in one stacked forward (`apollo.train.judge`)
+and as training does (`apollo.train.judge_for_generator`), in one run, in the order A B B A; prints each
+variant's mean time per part and the ratio of the two totals.
 Usage: python bench/train_step.py [--steps 10] [--threads 2]
 """
 
@@ -19,7 +19,7 @@ from apollo.config import load_params
 from apollo.losses import discriminator_loss, generator_loss
 from apollo.models.apollo import Apollo
 from apollo.models.discriminator import MultiResolutionDiscriminator
-from apollo.train import judge, judge_fake
+from apollo.train import judge, judge_for_generator
 
 
 def batch(params) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,13 +70,17 @@ def run(params, generator_judge, steps: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per variant (after 2 warm-up steps)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per variant and pass (after 2 warm-up steps)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     params = load_params()
-    results = {"stacked (judge)": run(params, judge, args.steps), "split (judge_fake)": run(params, judge_fake, args.steps)}
+    variants = {"stacked (judge)": judge, "split (judge_for_generator)": judge_for_generator}
+    results: dict[str, dict[str, float]] = {name: {} for name in variants}
+    for name in (*variants, *reversed(variants)):  # A B B A: a machine that speeds up or slows down favours neither
+        for part, seconds in run(params, variants[name], args.steps).items():
+            results[name][part] = results[name].get(part, 0.0) + seconds / 2
     for name, parts in results.items():
         print(f"{name}: {sum(parts.values()):.3f} s a step")
         for part, seconds in parts.items():

@@ -135,14 +135,14 @@ def test_the_generator_step_judges_the_real_half_without_autograd_and_as_one_sta
     import torch
 
     from apollo.models.discriminator import MultiResolutionDiscriminator
-    from apollo.train import judge, judge_fake
+    from apollo.train import judge, judge_for_generator
 
     torch.manual_seed(0)
     stacked, split = (MultiResolutionDiscriminator(windows=(128, 512), channels=4) for _ in range(2))
     split.load_state_dict(stacked.state_dict())
     real, fake = torch.randn(2, 2, 4096), torch.randn(2, 2, 4096, requires_grad=True)
     for _ in range(2):  # the second call sees the power iteration's state the first one left
-        want, got = judge(stacked, real, fake), judge_fake(split, real, fake)
+        want, got = judge(stacked, real, fake), judge_for_generator(split, real, fake)
         for half_want, half_got in zip(want, got):
             for (logits_w, maps_w), (logits_g, maps_g) in zip(half_want, half_got):
                 torch.testing.assert_close(logits_g, logits_w)
