@@ -1,0 +1,108 @@
+"""How wide a stretch under the codec cutoff should the made band's level be read from?
+
+The anchored generator multiplies its made band, frame by frame, by the RMS level of the `width` Hz just
+under the cutoff of the MP3 it restores (`model.cutoff_reference_hz`, holes filled first). No training is
+needed to judge that reading: for each clip of a set, in the model's own STFT, it is compared with what it
+stands for, the original's power from the cutoff to 20 kHz:
+
+* per frame: the RMS difference in dB between the two levels' courses over time, each clip's mean
+  difference taken out (the edge frames left out): how well the reading follows the band's envelope,
+  the hits and decays that no constant gain can give it;
+* long-term: the band's mean power minus the reading's, per clip; its median absolute spread around
+  each bitrate's median (a constant per cutoff is what the model's tilt and heads learn easily; the
+  spread around it is what they must find elsewhere);
+* and the error left by the simplest model of that kind: the reading plus each bitrate's median offset
+  on the training shards, median absolute over the set's clips (what `hf_err` would read for a band made
+  that way, in the model's STFT).
+
+Sets: the training shards (what the model learns from), the evaluation's held-out recordings and its real
+mixtures. docs/quality.md's round-10 table comes from
+
+    .venv/bin/python bench/anchor_width.py
+
+Needs the pipeline's data (`make repro` first): the shards and the synth stage's held-out songs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from apollo import paths
+from apollo.config import project_params
+from apollo.evaluate import mixture_pairs, real_audio_pairs, synthetic_pairs, trained_recordings
+from apollo.models.apollo import Apollo, fill_holes
+
+TOP_HZ = 20000.0
+EDGE_FRAMES = 2  # the centred STFT's padded frames
+
+
+def db(x: np.ndarray) -> np.ndarray:
+    return 10 * np.log10(np.maximum(x, 1e-20))
+
+
+def clip_readings(model: Apollo, pair: dict, widths: list[float]) -> dict | None:
+    """Per width: (per-frame envelope error dB, long-term band - reading dB); None where the MP3 shows no cut."""
+    target, degraded = (torch.from_numpy(np.atleast_2d(pair[k])).float() for k in ("target", "degraded"))
+    spec_t, spec_d = model.stft(target), model.stft(degraded)  # (C, F, T)
+    cut = model.cutoff_bins(spec_d[None])  # (1,)
+    c, top = int(cut[0]), int(TOP_HZ / model.config.bin_hz)
+    if c >= top:
+        return None
+    cfg = model.config
+    spec_d = fill_holes(spec_d, cut.expand(spec_d.shape[0]), model.hole_phases, cfg.hole_gate_db, cfg.hole_level_db)
+    power_d = spec_d.abs().square().mean(0).numpy()  # (F, T), channels' power averaged
+    band = spec_t[:, c:top].abs().square().mean((0, 1)).numpy()  # (T,)
+    inner = slice(EDGE_FRAMES, -EDGE_FRAMES)
+    out = {"bitrate": pair["bitrate"]}
+    for width in widths:
+        reading = power_d[max(0, c - round(width / cfg.bin_hz)) : c].mean(0)  # (T,)
+        diff = (db(reading) - db(band))[inner]
+        out[width] = (float(np.sqrt(np.mean(np.square(diff - diff.mean())))), float(db(band.mean()) - db(reading.mean())))
+    return out
+
+
+def offsets(rows: list[dict], width: float) -> dict[int, float]:
+    """Each bitrate's median long-term offset (band - reading, dB)."""
+    return {b: float(np.median([r[width][1] for r in rows if r["bitrate"] == b])) for b in {r["bitrate"] for r in rows}}
+
+
+def report(name: str, rows: list[dict], widths: list[float], trained: dict[float, dict[int, float]]) -> None:
+    bitrate = np.array([r["bitrate"] for r in rows])
+    print(f"\n{name}: {len(rows)} clips with a cut; dB, medians over clips")
+    print("  width Hz   envelope error   long-term spread   error with the training offsets")
+    for width in widths:
+        envelope = np.median([r[width][0] for r in rows])
+        offset = np.array([r[width][1] for r in rows])
+        spread = np.concatenate([offset[bitrate == b] - np.median(offset[bitrate == b]) for b in np.unique(bitrate)])
+        known = [r[width][1] - trained[width][r["bitrate"]] for r in rows if r["bitrate"] in trained[width]]
+        print(f"  {width:8.0f}   {envelope:14.2f}   {np.median(np.abs(spread)):16.2f}   {np.median(np.abs(known)):31.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--widths", nargs="+", type=float, default=[1000, 2000, 3000, 4000, 6000])
+    ap.add_argument("--train-samples", type=int, default=300, help="training pairs read (default 300)")
+    args = ap.parse_args()
+    params = project_params()
+    ev = params.evaluate
+    model = Apollo(params.model).eval()  # untrained: only its STFT, cutoff reading and hole fill are used
+    sets: dict[str, Iterable[dict]] = {
+        "training shards": synthetic_pairs(paths.join(params.shards.out, "train"), args.train_samples),
+        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
+                                                trained_recordings(ev.recordings)),  # fmt: skip
+        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
+    }
+    trained = None
+    with torch.no_grad():
+        for name, pairs in sets.items():  # the training shards first: their offsets are the ones applied
+            rows = [r for r in (clip_readings(model, pair, args.widths) for pair in pairs) if r is not None]
+            trained = trained or {width: offsets(rows, width) for width in args.widths}
+            report(name, rows, args.widths, trained)
+
+
+if __name__ == "__main__":
+    main()
