@@ -32,16 +32,13 @@ import numpy as np
 import torch
 
 from apollo import paths
+from apollo.audio.spectrum import to_db
 from apollo.config import project_params
 from apollo.evaluate import mixture_pairs, real_audio_pairs, synthetic_pairs, trained_recordings
 from apollo.models.apollo import Apollo, fill_holes
 
 TOP_HZ = 20000.0
 EDGE_FRAMES = 2  # the centred STFT's padded frames
-
-
-def db(x: np.ndarray) -> np.ndarray:
-    return 10 * np.log10(np.maximum(x, 1e-20))
 
 
 def clip_readings(model: Apollo, pair: dict, widths: list[float]) -> dict | None:
@@ -59,9 +56,10 @@ def clip_readings(model: Apollo, pair: dict, widths: list[float]) -> dict | None
     inner = slice(EDGE_FRAMES, -EDGE_FRAMES)
     out = {"bitrate": pair["bitrate"]}
     for width in widths:
+        # `passband_top_level`'s power without its float-epsilon floor, which would flatten the quietest frames
         reading = power_d[max(0, c - round(width / cfg.bin_hz)) : c].mean(0)  # (T,)
-        diff = (db(reading) - db(band))[inner]
-        out[width] = (float(np.sqrt(np.mean(np.square(diff - diff.mean())))), float(db(band.mean()) - db(reading.mean())))
+        diff = (to_db(reading) - to_db(band))[inner]
+        out[width] = (float(np.sqrt(np.mean(np.square(diff - diff.mean())))), float(to_db(band.mean()) - to_db(reading.mean())))
     return out
 
 
