@@ -34,6 +34,7 @@ import torch
 from apollo import paths
 from apollo.audio.spectrum import to_db
 from apollo.config import project_params
+from apollo.errors import ApolloError
 from apollo.evaluate import mixture_pairs, real_audio_pairs, synthetic_pairs, trained_recordings
 from apollo.models.apollo import Apollo, fill_holes
 
@@ -81,6 +82,13 @@ def report(name: str, rows: list[dict], widths: list[float], trained: dict[float
 
 
 def main() -> None:
+    try:
+        run()
+    except ApolloError as e:  # no shards or held-out songs yet: one line, as the stages say it
+        raise SystemExit(f"error: {e} (make repro first)") from None
+
+
+def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--widths", nargs="+", type=float, default=[1000, 2000, 3000, 4000, 6000])
     ap.add_argument("--train-samples", type=int, default=300, help="training pairs read (default 300)")
