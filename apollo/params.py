@@ -46,12 +46,15 @@ class ApolloConfig:
     # predicts spectra relative to the music's level (a quiet or dark passage gets a quiet high band) instead
     # of absolute values that a small model learns as one fixed level for every recording
     relative_output: bool
-    # not in the paper: > 0 anchors the generated band at the codec's cutoff (given, or found in the input's
-    # long-term spectrum). Below the cutoff the output is the input's own bins (in training too, so the loss
-    # sees only the band the codec removed); above it the heads' output is scaled by each frame's RMS bin
-    # magnitude over this many Hz just below the cutoff, so the band continues the music's brightness, not
-    # only its loudness. 0: off (the heads cover the whole spectrum).
+    # not in the paper: either > 0 anchors the generated band at the codec's cutoff (given, or found in the
+    # input's long-term spectrum). Below the cutoff the output is the input's own bins (in training too, so the
+    # loss sees only the band the codec removed); above it the heads' output is scaled by each frame's RMS bin
+    # magnitude over a stretch just below the cutoff, so the band continues the music's brightness, not only
+    # its loudness. The stretch is cutoff_reference_hz + cutoff_reference_fraction x the item's cutoff wide:
+    # a reading in proportion to the cutoff follows the band better in time at high bitrates and stays near
+    # the cut at low ones (docs/quality.md, rounds 10-11). Both 0: off (the heads cover the whole spectrum).
     cutoff_reference_hz: float
+    cutoff_reference_fraction: float
     # not in the paper, anchored models only: a learned gain per quarter octave above the cutoff, the same
     # for every item, on the heads' output: the music's average fall above the cutoff, in one well-conditioned
     # parameter per step, which the heads' weights only learn slowly (docs/quality.md)
@@ -78,6 +81,11 @@ class ApolloConfig:
         return stft_params(self.sr, self.win_ms)[1]
 
     @property
+    def anchored(self) -> bool:
+        """Whether the generated band is anchored at the codec cutoff (either reference setting > 0)."""
+        return self.cutoff_reference_hz > 0 or self.cutoff_reference_fraction > 0
+
+    @property
     def bin_hz(self) -> float:
         """Hz per STFT bin: a cutoff in bins (`Apollo.cutoff_bins`) times this is the cutoff in Hz."""
         return self.sr / self.n_fft
@@ -102,8 +110,8 @@ class ApolloConfig:
         """From a checkpoint's metadata: every field, nothing else."""
         fields = set(cls.__dataclass_fields__)
         # checkpoints from before these fields: absolute output over the whole spectrum
-        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "band_tilt": False, "hole_gate_db": None,
-             "hole_level_db": 0.0} | dict(d)
+        d = {"relative_output": False, "cutoff_reference_hz": 0.0, "cutoff_reference_fraction": 0.0,
+             "band_tilt": False, "hole_gate_db": None, "hole_level_db": 0.0} | dict(d)
         unknown, missing = set(d) - fields, fields - set(d)
         if unknown or missing:
             raise ValueError(f"model config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")

@@ -17,7 +17,7 @@ noise, ``ApolloConfig.hole_gate_db``, its phases indexed by the file's frame),
 so the model only makes the band the codec removed and cannot colour or hiss
 over what the codec kept. One cutoff per file,
 so chunking does not change it; an input with no cutoff comes back as it is
-(nothing was cut). A cutoff-anchored model (``ApolloConfig.cutoff_reference_hz``)
+(nothing was cut). A cutoff-anchored model (``ApolloConfig.anchored``)
 always keeps the passband and is given the file's cutoff the same way.
 """
 

@@ -99,6 +99,7 @@ RULES: dict[str, Rule] = {
     "model.residual": ANY,
     "model.relative_output": ANY,
     "model.cutoff_reference_hz": _at_least(0),
+    "model.cutoff_reference_fraction": Rule(lo=0, hi=1),
     "model.band_tilt": ANY,
     "model.hole_gate_db": Rule(hi=0),  # null: off
     "model.hole_level_db": Rule(hi=0),

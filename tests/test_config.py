@@ -145,6 +145,7 @@ def test_every_field_of_every_section_has_a_rule_and_no_default_in_code():
         (["model.heads=3"], "model.feature_dim (32) must split into model.heads (3) heads of even size"),
         (["model.sr=48000"], "model.sr must be one of 44100, got 48000"),
         (["model.tcn_kernel=4"], "model.tcn_kernel must be odd"),
+        (["model.cutoff_reference_fraction=1.5"], "model.cutoff_reference_fraction must be in [0, 1], got 1.5"),
         (["model.band_widths=[5, 5]"], "model.band_widths add up to 10 bins; the STFT has 442"),
         (["train.disc_windows=[100]"], "train.disc_windows[0] must be a power of two, got 100"),
         (["train.betas_g=[0.9]"], "train.betas_g must have 2 elements, got [0.9]"),

@@ -241,10 +241,11 @@ def find_cutoff(spec: torch.Tensor, sr: int, edge_frames: int = 0) -> torch.Tens
     return torch.tensor(bins, device=spec.device)
 
 
-def passband_top_level(spec: torch.Tensor, cutoff: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, F, T) complex, (B,) bins -> (B, 1, T): each frame's RMS bin magnitude over the `width` bins just
-    below the cutoff: how bright the music is where the codec stopped."""
+def passband_top_level(spec: torch.Tensor, cutoff: torch.Tensor, width: torch.Tensor | int) -> torch.Tensor:
+    """(B, F, T) complex, (B,) bins, width: (B,) or one for all -> (B, 1, T): each frame's RMS bin magnitude
+    over the `width` bins just below the cutoff: how bright the music is where the codec stopped."""
     f = torch.arange(spec.shape[1], device=spec.device)
+    width = torch.as_tensor(width, device=spec.device).reshape(-1, 1)
     band = ((f >= cutoff[:, None] - width) & (f < cutoff[:, None])).to(spec.real.dtype)  # (B, F)
     power = torch.einsum("bft,bf->bt", torch.view_as_real(spec).square().sum(-1), band)
     return (power / band.sum(1, keepdim=True).clamp_min(1) + EPS).sqrt()[:, None]
@@ -310,7 +311,7 @@ class Apollo(nn.Module):
             for _ in range(config.layers)
         )
         self.decoder = BandDecoder(config.widths, n)
-        if config.cutoff_reference_hz > 0:
+        if config.anchored:
             # An anchored model's passband is the input's already. Its band starts as a flat continuation of
             # the level under the cutoff: heads of about unit RMS (-2.6 dB measured; drawn, the GLU value half x 2.4:
             # its variance is 1/3 on unit-RMS features, the gate's sigmoid squared averages 0.27). A band that
@@ -326,7 +327,7 @@ class Apollo(nn.Module):
                 for (m, _), weight, bias in zip(self.decoder.runs, self.decoder.weight, self.decoder.bias):
                     weight[:, : 2 * m].zero_()
                     bias[:, : 2 * m].zero_()
-        if config.band_tilt and config.cutoff_reference_hz > 0:  # starts flat: the heads' continuation as it is
+        if config.band_tilt and config.anchored:  # starts flat: the heads' continuation as it is
             self.tilt = nn.Parameter(torch.zeros(TILT_STEPS_PER_OCTAVE * TILT_OCTAVES))
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         if config.hole_gate_db is not None:
@@ -344,8 +345,8 @@ class Apollo(nn.Module):
 
     @property
     def anchored(self) -> bool:
-        """Whether the model generates only above the codec cutoff (`ApolloConfig.cutoff_reference_hz`)."""
-        return self.config.cutoff_reference_hz > 0
+        """Whether the model generates only above the codec cutoff (`ApolloConfig.anchored`)."""
+        return self.config.anchored
 
     def cutoff_bins(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, L) audio or (B, C, F, T) its STFT -> (B,): the STFT bins below each item's codec cutoff,
@@ -353,6 +354,11 @@ class Apollo(nn.Module):
         spec = x if x.is_complex() else self.stft(x.reshape(-1, x.shape[-1])).unflatten(0, x.shape[:2])
         edge = math.ceil(self.config.n_fft // 2 / self.config.hop)  # frames whose window reaches the padding
         return find_cutoff(spec.abs().square().mean(1).sqrt(), self.config.sr, edge)  # channels' power averaged
+
+    def reference_bins(self, cutoff: torch.Tensor) -> torch.Tensor:
+        """(B,) cutoff bins -> (B,): how many bins under each cutoff the anchor reads the level from."""
+        c = self.config
+        return (c.cutoff_reference_hz / c.bin_hz + c.cutoff_reference_fraction * cutoff.float()).round().long().clamp_min(1)
 
     def forward(
         self, audio: torch.Tensor, cutoff: torch.Tensor | int | None = None, keep_passband: bool = False, first_frame: int = 0
@@ -388,7 +394,7 @@ class Apollo(nn.Module):
             spec = fill_holes(spec, cutoff, self.hole_phases, self.config.hole_gate_db, self.config.hole_level_db,
                               first_frame)  # fmt: skip
         if self.anchored:
-            width = max(1, round(self.config.cutoff_reference_hz / self.config.bin_hz))
+            width = self.reference_bins(cutoff)
             out = out * passband_top_level(spec, cutoff, width)
             if hasattr(self, "tilt"):
                 out = out * torch.exp(TILT_SCALE * self.tilt)[tilt_index(cutoff, spec.shape[1])][..., None]

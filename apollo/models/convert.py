@@ -75,6 +75,7 @@ def infer_published_config(state: dict, sr: int = SR) -> ApolloConfig:
         residual=False,
         relative_output=False,
         cutoff_reference_hz=0.0,
+        cutoff_reference_fraction=0.0,
         band_tilt=False,
         hole_gate_db=None,
         hole_level_db=0.0,
@@ -103,7 +104,7 @@ def from_published(state: dict, sr: int = SR) -> tuple[ApolloConfig, dict]:
 
 def to_published(config: ApolloConfig, state: dict) -> dict:
     """State dict of :class:`Apollo` -> the published layout (loadable by the published code)."""
-    if config.residual or config.causal or config.relative_output or config.cutoff_reference_hz:
+    if config.residual or config.causal or config.relative_output or config.anchored:
         raise ValueError("a residual, causal, relative-output or cutoff-anchored model has no equivalent in the published code")
     out: dict[str, torch.Tensor] = {}
     for (part, name), (prefix, suffix) in BAND_KEYS.items():

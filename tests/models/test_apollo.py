@@ -159,10 +159,15 @@ def _lowpassed(seconds: float = 1.0, cut_hz: float = 11000.0, seed: int = 0, top
     return torch.fft.irfft(spec, n=x.shape[-1])
 
 
+# the anchor's reading: a fixed 2 kHz under the cutoff (these tests' levels are laid out for it), or none
+FIXED_2K = dict(cutoff_reference_hz=2000.0, cutoff_reference_fraction=0.0)
+UNANCHORED = dict(cutoff_reference_hz=0.0, cutoff_reference_fraction=0.0)
+
+
 def _anchored(seed: int = 0) -> Apollo:
     torch.manual_seed(seed)
     # no learned tilt: these tests are about the anchoring (test_band_tilt_... adds one)
-    model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=False)).eval()
+    model = Apollo(model_config(feature_dim=16, layers=1, **FIXED_2K, band_tilt=False)).eval()
     for weight, bias in zip(model.decoder.weight, model.decoder.bias):  # trained-looking heads, not the identity
         torch.nn.init.normal_(weight, std=0.05), torch.nn.init.normal_(bias, std=0.05)
     return model
@@ -211,7 +216,7 @@ def test_anchored_band_follows_the_brightness_below_the_cutoff():
     from apollo.models.apollo import find_cutoff, passband_top_level
 
     anchored = _anchored()
-    relative = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=0.0)).eval()
+    relative = Apollo(model_config(feature_dim=16, layers=1, **UNANCHORED)).eval()
     relative.load_state_dict(anchored.state_dict())
     bright, dark = _lowpassed(), _lowpassed(top_gain=0.1)
     drops = {}
@@ -226,6 +231,32 @@ def test_anchored_band_follows_the_brightness_below_the_cutoff():
         ref_b, ref_d = (passband_top_level(s, cut, width).square().mean() for s in (spec_b, spec_d))
     assert abs(10 * torch.log10(ref_b / ref_d) - 20) < 1.5  # the window spreads the edges a little
     assert drops["anchored"] > drops["relative"] + 6, drops  # 10 dB against 0.9 with these weights
+
+
+def test_the_anchor_reads_a_stretch_in_proportion_to_the_cutoff():
+    """With `cutoff_reference_fraction` (the default), the level is read over that share of each item's
+    cutoff: music 20 dB louder at 7.8-8.8 kHz under an 11 kHz cut (inside a 0.3 x 11 = 3.3 kHz reading, outside
+    a 2 kHz one) makes the proportional model's band ~14 dB louder and the fixed reading's barely so; a
+    lower cut reads a narrower stretch, and a checkpoint without the field reads as a fixed width."""
+    torch.manual_seed(0)
+    proportional = Apollo(model_config(feature_dim=16, layers=1, band_tilt=False)).eval()
+    fixed = Apollo(model_config(feature_dim=16, layers=1, **FIXED_2K, band_tilt=False)).eval()
+    fixed.load_state_dict(proportional.state_dict())
+    assert proportional.config.cutoff_reference_fraction == pytest.approx(0.3)
+    bin_hz = proportional.config.bin_hz
+    assert proportional.reference_bins(torch.tensor([400, 800])).tolist() == [120, 240]
+    assert fixed.reference_bins(torch.tensor([400, 800])).tolist() == [round(2000 / bin_hz)] * 2
+    x = _lowpassed()
+    spec = torch.fft.rfft(x)
+    hz = torch.fft.rfftfreq(x.shape[-1], 1 / 44100)
+    louder = torch.fft.irfft(spec * torch.where((hz >= 7800) & (hz < 8800), 10.0, 1.0), n=x.shape[-1])
+    rises = {}
+    with torch.no_grad():
+        for name, model in (("proportional", proportional), ("fixed", fixed)):
+            rises[name] = _band_db(model(louder), 12000, 20000) - _band_db(model(x), 12000, 20000)
+    assert rises["proportional"] > rises["fixed"] + 10, rises
+    old = {k: v for k, v in fixed.config.to_dict().items() if k != "cutoff_reference_fraction"}
+    assert ApolloConfig.from_dict(old) == fixed.config
 
 
 def test_a_given_cutoff_is_used_and_one_is_needed_to_keep_the_passband():
@@ -253,7 +284,7 @@ def test_an_untrained_anchored_model_gets_a_gradient_from_the_spectral_losses():
     grads, levels = {}, {}
     for anchored in (2000.0, 0.0):
         torch.manual_seed(0)
-        model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=anchored))
+        model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=anchored, cutoff_reference_fraction=0.0))
         out = model(x, keep_passband=True)
         linear, log = spectral_losses(target, out, (512,))
         (linear + log).backward()
@@ -274,7 +305,7 @@ def test_band_tilt_scales_each_quarter_octave_above_the_cutoff():
 
     x = _lowpassed()
     flat = _anchored()
-    tilted = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, band_tilt=True)).eval()
+    tilted = Apollo(model_config(feature_dim=16, layers=1, **FIXED_2K, band_tilt=True)).eval()
     tilted.load_state_dict(flat.state_dict() | {"tilt": tilted.tilt.detach()})
     with torch.no_grad():
         tilted.tilt[:TILT_STEPS_PER_OCTAVE] = -20 / 20 * math.log(10) / TILT_SCALE  # the first octave: -20 dB
@@ -322,7 +353,7 @@ def test_the_anchor_reads_the_filled_passband():
     gaps = {}
     for gate in (-80.0, None):
         torch.manual_seed(0)
-        model = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, hole_gate_db=gate,
+        model = Apollo(model_config(feature_dim=16, layers=1, **FIXED_2K, hole_gate_db=gate,
                                     hole_level_db=-60.0)).eval()  # fmt: skip
         bins = model.config.n_fft // 2 + 1
         cut, width = round(11000 / model.config.bin_hz), round(2000 / model.config.bin_hz)
