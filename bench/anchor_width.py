@@ -1,7 +1,9 @@
 """How wide a stretch under the codec cutoff should the made band's level be read from?
 
-The anchored generator multiplies its made band, frame by frame, by the RMS level of the `width` Hz just
-under the cutoff of the MP3 it restores (`model.cutoff_reference_hz`, holes filled first). No training is
+The anchored generator multiplies its made band, frame by frame, by the RMS level of a stretch just under
+the cutoff of the MP3 it restores, `model.cutoff_reference_hz` + `cutoff_reference_fraction` x the cutoff
+wide (holes filled first). Each reading here is a fixed width (--widths, Hz) or a share of each clip's
+cutoff (--fractions). No training is
 needed to judge that reading: for each clip of a set, in the model's own STFT, it is compared with what it
 stands for, the original's power from the cutoff to 20 kHz:
 
@@ -16,7 +18,7 @@ stands for, the original's power from the cutoff to 20 kHz:
   that way, in the model's STFT).
 
 Sets: the training shards (what the model learns from), the evaluation's held-out recordings and its real
-mixtures. docs/quality.md's round-10 table comes from
+mixtures. docs/quality.md's round-10 figures come from
 
     .venv/bin/python bench/anchor_width.py
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -36,14 +39,19 @@ from apollo.audio.spectrum import to_db
 from apollo.config import project_params
 from apollo.errors import ApolloError
 from apollo.evaluate import mixture_pairs, real_audio_pairs, synthetic_pairs, trained_recordings
-from apollo.models.apollo import Apollo, fill_holes
+from apollo.models.apollo import Apollo, fill_holes, reference_bins
 
 TOP_HZ = 20000.0
 EDGE_FRAMES = 2  # the centred STFT's padded frames
 
 
-def clip_readings(model: Apollo, pair: dict, widths: list[float]) -> dict | None:
-    """Per width: (per-frame envelope error dB, long-term band - reading dB); None where the MP3 shows no cut."""
+def readings(widths: list[float], fractions: list[float]) -> dict[str, tuple[float, float]]:
+    """label -> (cutoff_reference_hz, cutoff_reference_fraction) of each reading compared."""
+    return {f"{w:.0f} Hz": (w, 0.0) for w in widths} | {f"{f:g} x cutoff": (0.0, f) for f in fractions}
+
+
+def clip_readings(model: Apollo, pair: dict, widths: dict[str, tuple[float, float]]) -> dict | None:
+    """Per reading: (per-frame envelope error dB, long-term band - reading dB); None where the MP3 shows no cut."""
     target, degraded = (torch.from_numpy(np.atleast_2d(pair[k])).float() for k in ("target", "degraded"))
     spec_t, spec_d = model.stft(target), model.stft(degraded)  # (C, F, T)
     cut = model.cutoff_bins(spec_d[None])  # (1,)
@@ -56,29 +64,30 @@ def clip_readings(model: Apollo, pair: dict, widths: list[float]) -> dict | None
     band = spec_t[:, c:top].abs().square().mean((0, 1)).numpy()  # (T,)
     inner = slice(EDGE_FRAMES, -EDGE_FRAMES)
     out = {"bitrate": pair["bitrate"]}
-    for width in widths:
+    for width, (hz, fraction) in widths.items():
+        bins = int(reference_bins(replace(cfg, cutoff_reference_hz=hz, cutoff_reference_fraction=fraction), cut)[0])
         # `passband_top_level`'s power without its float-epsilon floor, which would flatten the quietest frames
-        reading = power_d[max(0, c - round(width / cfg.bin_hz)) : c].mean(0)  # (T,)
+        reading = power_d[max(0, c - bins) : c].mean(0)  # (T,)
         diff = (to_db(reading) - to_db(band))[inner]
         out[width] = (float(np.sqrt(np.mean(np.square(diff - diff.mean())))), float(to_db(band.mean()) - to_db(reading.mean())))
     return out
 
 
-def offsets(rows: list[dict], width: float) -> dict[int, float]:
+def offsets(rows: list[dict], width: str) -> dict[int, float]:
     """Each bitrate's median long-term offset (band - reading, dB)."""
     return {b: float(np.median([r[width][1] for r in rows if r["bitrate"] == b])) for b in {r["bitrate"] for r in rows}}
 
 
-def report(name: str, rows: list[dict], widths: list[float], trained: dict[float, dict[int, float]]) -> None:
+def report(name: str, rows: list[dict], widths: dict, trained: dict[str, dict[int, float]]) -> None:
     bitrate = np.array([r["bitrate"] for r in rows])
     print(f"\n{name}: {len(rows)} clips with a cut; dB, medians over clips")
-    print("  width Hz   envelope error   long-term spread   error with the training offsets")
+    print("  reading          envelope error   long-term spread   error with the training offsets")
     for width in widths:
         envelope = np.median([r[width][0] for r in rows])
         offset = np.array([r[width][1] for r in rows])
         spread = np.concatenate([offset[bitrate == b] - np.median(offset[bitrate == b]) for b in np.unique(bitrate)])
         known = [r[width][1] - trained[width][r["bitrate"]] for r in rows if r["bitrate"] in trained[width]]
-        print(f"  {width:8.0f}   {envelope:14.2f}   {np.median(np.abs(spread)):16.2f}   {np.median(np.abs(known)):31.2f}")
+        print(f"  {width:14}   {envelope:14.2f}   {np.median(np.abs(spread)):16.2f}   {np.median(np.abs(known)):31.2f}")
 
 
 def main() -> None:
@@ -90,10 +99,12 @@ def main() -> None:
 
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--widths", nargs="+", type=float, default=[1000, 2000, 3000, 4000, 6000])
+    ap.add_argument("--widths", nargs="+", type=float, default=[1000, 2000, 3000, 4000, 6000], help="Hz")
+    ap.add_argument("--fractions", nargs="+", type=float, default=[0.3], help="shares of each clip's cutoff")
     ap.add_argument("--train-samples", type=int, default=300, help="training pairs read (default 300)")
     args = ap.parse_args()
     params = project_params()
+    widths = readings(args.widths, args.fractions)
     ev = params.evaluate
     model = Apollo(params.model).eval()  # untrained: only its STFT, cutoff reading and hole fill are used
     sets: dict[str, Iterable[dict]] = {
@@ -105,9 +116,9 @@ def run() -> None:
     trained = None
     with torch.no_grad():
         for name, pairs in sets.items():  # the training shards first: their offsets are the ones applied
-            rows = [r for r in (clip_readings(model, pair, args.widths) for pair in pairs) if r is not None]
-            trained = trained or {width: offsets(rows, width) for width in args.widths}
-            report(name, rows, args.widths, trained)
+            rows = [r for r in (clip_readings(model, pair, widths) for pair in pairs) if r is not None]
+            trained = trained or {width: offsets(rows, width) for width in widths}
+            report(name, rows, widths, trained)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ corpus trains on) at a few bitrates: LSD, SI-SNR, ViSQOL and the high-band level
 
     .venv/bin/python bench/quality_study.py --shards data/shards --out /tmp/study \\
         --recipe default --recipe eps4 train.loss.epsilon=4 \\
-        --recipe unanchored model.cutoff_reference_hz=0 --points 100 200 300
+        --recipe unanchored model.cutoff_reference_fraction=0 --points 100 200 300
 
 Writes <out>/study.json (every point of every recipe), prints one line per point, and with --plot FILE draws
 LSD, ViSQOL, SI-SNR and the high-band level error against training minutes, one line per recipe, the MP3 dashed.

@@ -241,6 +241,13 @@ def find_cutoff(spec: torch.Tensor, sr: int, edge_frames: int = 0) -> torch.Tens
     return torch.tensor(bins, device=spec.device)
 
 
+def reference_bins(config: ApolloConfig, cutoff: torch.Tensor) -> torch.Tensor:
+    """(B,) cutoff bins -> (B,): how many bins under each cutoff an anchored model reads the level from
+    (`ApolloConfig.cutoff_reference_hz` + `cutoff_reference_fraction` x the cutoff), at least one."""
+    hz, fraction = config.cutoff_reference_hz, config.cutoff_reference_fraction
+    return (hz / config.bin_hz + fraction * cutoff.float()).round().long().clamp_min(1)
+
+
 def passband_top_level(spec: torch.Tensor, cutoff: torch.Tensor, width: torch.Tensor | int) -> torch.Tensor:
     """(B, F, T) complex, (B,) bins, width: (B,) or one for all -> (B, 1, T): each frame's RMS bin magnitude
     over the `width` bins just below the cutoff: how bright the music is where the codec stopped."""
@@ -355,11 +362,6 @@ class Apollo(nn.Module):
         edge = math.ceil(self.config.n_fft // 2 / self.config.hop)  # frames whose window reaches the padding
         return find_cutoff(spec.abs().square().mean(1).sqrt(), self.config.sr, edge)  # channels' power averaged
 
-    def reference_bins(self, cutoff: torch.Tensor) -> torch.Tensor:
-        """(B,) cutoff bins -> (B,): how many bins under each cutoff the anchor reads the level from."""
-        c = self.config
-        return (c.cutoff_reference_hz / c.bin_hz + c.cutoff_reference_fraction * cutoff.float()).round().long().clamp_min(1)
-
     def forward(
         self, audio: torch.Tensor, cutoff: torch.Tensor | int | None = None, keep_passband: bool = False, first_frame: int = 0
     ) -> torch.Tensor:
@@ -394,8 +396,7 @@ class Apollo(nn.Module):
             spec = fill_holes(spec, cutoff, self.hole_phases, self.config.hole_gate_db, self.config.hole_level_db,
                               first_frame)  # fmt: skip
         if self.anchored:
-            width = self.reference_bins(cutoff)
-            out = out * passband_top_level(spec, cutoff, width)
+            out = out * passband_top_level(spec, cutoff, reference_bins(self.config, cutoff))
             if hasattr(self, "tilt"):
                 out = out * torch.exp(TILT_SCALE * self.tilt)[tilt_index(cutoff, spec.shape[1])][..., None]
         elif self.config.relative_output:

@@ -238,14 +238,16 @@ def test_the_anchor_reads_a_stretch_in_proportion_to_the_cutoff():
     cutoff: music 20 dB louder at 7.8-8.8 kHz under an 11 kHz cut (inside a 0.3 x 11 = 3.3 kHz reading, outside
     a 2 kHz one) makes the proportional model's band ~14 dB louder and the fixed reading's barely so; a
     lower cut reads a narrower stretch, and a checkpoint without the field reads as a fixed width."""
+    from apollo.models.apollo import reference_bins
+
     torch.manual_seed(0)
     proportional = Apollo(model_config(feature_dim=16, layers=1, band_tilt=False)).eval()
     fixed = Apollo(model_config(feature_dim=16, layers=1, **FIXED_2K, band_tilt=False)).eval()
     fixed.load_state_dict(proportional.state_dict())
     assert proportional.config.cutoff_reference_fraction == pytest.approx(0.3)
     bin_hz = proportional.config.bin_hz
-    assert proportional.reference_bins(torch.tensor([400, 800])).tolist() == [120, 240]
-    assert fixed.reference_bins(torch.tensor([400, 800])).tolist() == [round(2000 / bin_hz)] * 2
+    assert reference_bins(proportional.config, torch.tensor([400, 800])).tolist() == [120, 240]
+    assert reference_bins(fixed.config, torch.tensor([400, 800])).tolist() == [round(2000 / bin_hz)] * 2
     x = _lowpassed()
     spec = torch.fft.rfft(x)
     hz = torch.fft.rfftfreq(x.shape[-1], 1 / 44100)
