@@ -1,0 +1,93 @@
+"""Where the restoration's LSD comes from: the passband the model keeps, the band it makes, or 20-22 kHz.
+
+For each real set of the evaluation (held-out recordings, real mixtures), per bitrate: the restored's LSD
+(`apollo.metrics.lsd`, as the evaluation reads it), and for each region of the spectrum its share of the
+squared log-power error and the LSD with that region made exact. The regions: the passband (below the
+evaluation's codec cutoff, `metrics.high_band_edge`), the made band from the cutoff to 20 kHz, and 20-22
+kHz. The passband's bins that the encoder left as holes (more than 70 dB under their frame's mean passband
+power in the MP3) are also counted on their own: their share of the bins, their mean signed error (dB,
+restored - original) and the LSD with them made exact. docs/quality.md's round-11 table comes from
+
+    .venv/bin/python bench/lsd_parts.py
+
+Needs the pipeline's generator and data (`make repro` first).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from apollo import metrics
+from apollo.checkpoint import load_generator
+from apollo.config import project_params
+from apollo.errors import ApolloError
+from apollo.evaluate import mixture_pairs, real_audio_pairs, trained_recordings
+from apollo.restore import restore_array
+
+SR = 44100
+HOLE_DB = 70.0
+
+
+def log_power(x: np.ndarray) -> np.ndarray:
+    """(C, T, F) log10 power, floored as `metrics.lsd` floors it."""
+    return np.log10(np.maximum(metrics.power_spectrogram(x), metrics.EPS))
+
+
+def clip_parts(target: np.ndarray, restored: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
+    edge = metrics.high_band_edge(degraded, SR)
+    p, mp3 = log_power(target), log_power(degraded)
+    diff = log_power(restored) - p  # (C, T, F)
+    sq = np.square(diff)
+    freqs = np.linspace(0, SR / 2, sq.shape[-1])
+    regions = {"passband": freqs < edge, "cutoff-20k": (freqs >= edge) & (freqs < 20000), "20-22k": freqs >= 20000}
+    # a hole: an MP3 bin far under its frame's mean passband power
+    mean = np.log10(np.power(10.0, mp3[..., regions["passband"]]).mean(-1, keepdims=True))
+    hole = (mp3 < mean - HOLE_DB / 10) & regions["passband"]
+    out = {"lsd": float(np.sqrt(sq.mean(-1)).mean())}
+    total = sq.sum(-1).mean()
+    for name, mask in list(regions.items()) + [("holes", hole)]:
+        out[f"{name} share"] = float(np.where(mask, sq, 0).sum(-1).mean() / total)
+        out[f"{name} exact"] = float(np.sqrt(np.where(mask, 0, sq).mean(-1)).mean())
+    out["holes % of passband"] = float(100 * hole.sum() / (regions["passband"].sum() * hole.shape[0] * hole.shape[1]))
+    out["holes signed dB"] = float(10 * diff[hole].mean()) if hole.any() else float("nan")
+    return out
+
+
+def main() -> None:
+    try:
+        run()
+    except (ApolloError, FileNotFoundError) as e:  # no generator or held-out songs yet: one line
+        raise SystemExit(f"error: {e} (make repro first)") from None
+
+
+def run() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", help="generator (default: the pipeline's)")
+    args = ap.parse_args()
+    params = project_params()
+    ev = params.evaluate
+    generator = load_generator(args.checkpoint or params.generator_path, "cpu").eval()
+    sets = {
+        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
+                                                trained_recordings(ev.recordings)),  # fmt: skip
+        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
+    }
+    for name, pairs in sets.items():
+        rows = defaultdict(list)
+        for pair in pairs:
+            with torch.inference_mode():
+                restored = restore_array(generator, pair["degraded"].T, ev.chunk_seconds).T  # as the evaluation
+            rows[pair["bitrate"]].append(clip_parts(pair["target"], restored, pair["degraded"]))
+        print(f"\n{name}: means over clips; share: of the squared log-power error; exact: LSD with it made exact")
+        keys = list(next(iter(rows.values()))[0])
+        print("  kbps  " + "  ".join(f"{k:>18}" for k in keys))
+        for bitrate, clips in sorted(rows.items()):
+            print(f"  {bitrate:4}  " + "  ".join(f"{np.nanmean([c[k] for c in clips]):18.3f}" for k in keys))
+
+
+if __name__ == "__main__":
+    main()
