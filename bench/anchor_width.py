@@ -3,9 +3,8 @@
 The anchored generator multiplies its made band, frame by frame, by the RMS level of a stretch just under
 the cutoff of the MP3 it restores, `model.cutoff_reference_hz` + `cutoff_reference_fraction` x the cutoff
 wide (holes filled first). Each reading here is a fixed width (--widths, Hz) or a share of each clip's
-cutoff (--fractions). No training is
-needed to judge that reading: for each clip of a set, in the model's own STFT, it is compared with what it
-stands for, the original's power from the cutoff to 20 kHz:
+cutoff (--fractions). No training is needed to judge a reading: for each clip of a set, in the model's own
+STFT, it is compared with what it stands for, the original's power from the cutoff to 20 kHz:
 
 * per frame: the RMS difference in dB between the two levels' courses over time, each clip's mean
   difference taken out (the edge frames left out): how well the reading follows the band's envelope,
