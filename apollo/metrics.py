@@ -50,9 +50,13 @@ def power_spectrogram(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.nd
     return np.square(np.abs(np.fft.rfft(x[:, index] * window, axis=-1)))
 
 
+def log_power_spectrogram(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """(channels, samples) -> (channels, frames, bins) log10 power, floored at EPS: what LSD compares."""
+    return np.log10(np.maximum(power_spectrogram(x, n_fft, hop), EPS))
+
+
 def lsd(reference: np.ndarray, estimate: np.ndarray, n_fft: int = 2048, hop: int = 512) -> float:
-    p = np.log10(np.maximum(power_spectrogram(reference, n_fft, hop), EPS))
-    p_hat = np.log10(np.maximum(power_spectrogram(estimate, n_fft, hop), EPS))
+    p, p_hat = log_power_spectrogram(reference, n_fft, hop), log_power_spectrogram(estimate, n_fft, hop)
     return float(np.sqrt(np.square(p - p_hat).mean(-1)).mean())
 
 

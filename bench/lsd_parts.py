@@ -32,15 +32,10 @@ SR = 44100
 HOLE_DB = 70.0
 
 
-def log_power(x: np.ndarray) -> np.ndarray:
-    """(C, T, F) log10 power, floored as `metrics.lsd` floors it."""
-    return np.log10(np.maximum(metrics.power_spectrogram(x), metrics.EPS))
-
-
 def clip_parts(target: np.ndarray, restored: np.ndarray, degraded: np.ndarray) -> dict[str, float]:
     edge = metrics.high_band_edge(degraded, SR)
-    p, mp3 = log_power(target), log_power(degraded)
-    diff = log_power(restored) - p  # (C, T, F)
+    p, mp3 = metrics.log_power_spectrogram(target), metrics.log_power_spectrogram(degraded)
+    diff = metrics.log_power_spectrogram(restored) - p  # (C, T, F)
     sq = np.square(diff)
     freqs = np.linspace(0, SR / 2, sq.shape[-1])
     regions = {"passband": freqs < edge, "cutoff-20k": (freqs >= edge) & (freqs < 20000), "20-22k": freqs >= 20000}
