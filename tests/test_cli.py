@@ -226,6 +226,39 @@ def test_restore_fills_the_codecs_holes_and_makes_the_band(tmp_path):
     assert band_db(out, 12000, 20000) - passband > -40 > band_db(audio, 12000, 20000) - passband
 
 
+def test_a_checkpoint_from_before_the_proportional_anchor_restores_as_it_was_trained(tmp_path):
+    """A round-8 generator file has no `cutoff_reference_fraction` in its config; `apollo restore` must read
+    its anchor over the fixed 2 kHz it was trained with, not today's default share of the cutoff."""
+    from safetensors.torch import save
+
+    from apollo.checkpoint import FORMAT, canonical_safetensors
+    from apollo.models.apollo import Apollo
+    from tests.helpers.audio import holed_noise
+    from tests.helpers.params import model_config
+
+    torch.manual_seed(0)
+    fixed = Apollo(model_config(feature_dim=16, layers=1, cutoff_reference_hz=2000.0, cutoff_reference_fraction=0.0))
+    state = {k: v.contiguous() for k, v in fixed.state_dict().items()}
+    old = {k: v for k, v in fixed.config.to_dict().items() if k != "cutoff_reference_fraction"}
+    raw = save(state, metadata={"format": FORMAT, "config": json.dumps(old)})
+    (tmp_path / "round8.safetensors").write_bytes(canonical_safetensors(raw))
+    save_generator(fixed, tmp_path / "fixed.safetensors")
+    fixed.config = model_config(feature_dim=16, layers=1)  # the same weights read over 0.3 of the cutoff
+    save_generator(fixed, tmp_path / "today.safetensors")
+    audio = holed_noise(2.5, channels=2)
+    hz = np.fft.rfftfreq(len(audio), 1 / 44100)[:, None]  # 7.8-8.8 kHz 20 dB up: only the wider reading sees it
+    audio = np.fft.irfft(np.fft.rfft(audio, axis=0) * np.where((hz >= 7800) & (hz < 8800), 10.0, 1.0), n=len(audio), axis=0)
+    sf.write(str(tmp_path / "in.wav"), audio.astype(np.float32), 44100, subtype="FLOAT")
+    outs = {}
+    for name in ("round8", "fixed", "today"):
+        dst = tmp_path / f"{name}.wav"
+        res = apollo("restore", tmp_path / "in.wav", "-o", dst, "--checkpoint", tmp_path / f"{name}.safetensors")
+        assert res.returncode == 0, res.stderr
+        outs[name] = sf.read(str(dst), dtype="float32")[0]
+    assert np.array_equal(outs["round8"], outs["fixed"])
+    assert np.abs(outs["today"] - outs["fixed"]).max() > 1e-3  # the setting is not idle on this input
+
+
 def test_evaluate_scores_a_checkpoint(tmp_path, shards):
     checkpoint = tmp_path / "identity.safetensors"
     import torch
