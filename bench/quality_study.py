@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--bitrates", nargs="+", type=int, default=[32, 64, 128])
     ap.add_argument("--plot", help="PNG of quality against training minutes")
+    ap.add_argument("--highlight", nargs="+", default=[], metavar="RECIPE",
+                    help="recipes drawn bold in the plot; the others faded (default: all alike)")
     args = ap.parse_args()
     params = load_params()
     out = Path(args.out)
@@ -89,10 +91,10 @@ def main() -> None:
             o = block["overall"]
             print(f"{key}: " + ", ".join(f"{m} {o['restored'][m]:.3f}/{o['mp3'][m]:.3f}" for m in o["restored"]), flush=True)
     if args.plot:
-        plot(results, args.plot)
+        plot(results, args.plot, set(args.highlight))
 
 
-def plot(results: dict, path: str) -> None:
+def plot(results: dict, path: str, highlight: set[str] = frozenset()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,12 +104,19 @@ def plot(results: dict, path: str) -> None:
                ("hf_err", "high-band level error (dB, median)")]  # fmt: skip
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2))
     recipes = sorted({r["recipe"] for r in results.values()})
+    # tens of recipes: a colour and marker of their own each (tab20 alone repeats after 20); the highlighted
+    # ones in strong colours of their own, so they stand apart from the faded rest
+    colours, markers = plt.get_cmap("tab20").colors, "osD^v"
+    strong = dict(zip(sorted(highlight), ["black", "tab:red", "tab:blue", "tab:green", "tab:purple"] * 9))
     for ax, (metric, label) in zip(axes, metrics):
         mp3 = []
-        for recipe in recipes:
+        for i, recipe in enumerate(recipes):
             points = sorted((r["train_minutes"], r["real_audio"]["overall"]) for r in results.values() if r["recipe"] == recipe)
             if points and metric in points[0][1]["restored"]:
-                ax.plot([m for m, _ in points], [o["restored"][metric] for _, o in points], "o-", label=recipe)
+                bold = recipe in highlight
+                ax.plot([m for m, _ in points], [o["restored"][metric] for _, o in points], label=recipe,
+                        color=strong.get(recipe, colours[i % 20]), marker=markers[i // 20 % len(markers)], ms=5 if bold else 3,
+                        lw=2.2 if bold else 0.8, alpha=1.0 if bold or not highlight else 0.45, zorder=3 if bold else 2)
                 mp3 += [o["mp3"][metric] for _, o in points]
         if mp3:
             ax.axhline(float(sum(mp3) / len(mp3)), color="grey", ls="--", lw=1, label="MP3")
