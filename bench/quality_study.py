@@ -94,7 +94,7 @@ def main() -> None:
         plot(results, args.plot, set(args.highlight))
 
 
-def plot(results: dict, path: str, highlight: set[str] = frozenset()) -> None:
+def plot(results: dict, path: str, highlight: frozenset[str] | set[str] = frozenset()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
