@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -52,6 +53,16 @@ def clip_parts(target: np.ndarray, restored: np.ndarray, degraded: np.ndarray) -
     return out
 
 
+def real_sets(params) -> dict[str, Iterator[dict]]:
+    """The evaluation's two real sets, as it builds them: name -> its (target, degraded, bitrate) pairs."""
+    ev = params.evaluate
+    return {
+        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
+                                                trained_recordings(ev.recordings)),  # fmt: skip
+        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
+    }
+
+
 def main() -> None:
     try:
         run()
@@ -66,12 +77,7 @@ def run() -> None:
     params = project_params()
     ev = params.evaluate
     generator = load_generator(args.checkpoint or params.generator_path, "cpu").eval()
-    sets = {
-        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
-                                                trained_recordings(ev.recordings)),  # fmt: skip
-        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
-    }
-    for name, pairs in sets.items():
+    for name, pairs in real_sets(params).items():
         rows = defaultdict(list)
         for pair in pairs:
             with torch.inference_mode():
