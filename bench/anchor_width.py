@@ -32,12 +32,13 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from real_sets import real_sets  # bench/
 
 from apollo import paths
 from apollo.audio.spectrum import to_db
 from apollo.config import project_params
 from apollo.errors import ApolloError
-from apollo.evaluate import mixture_pairs, real_audio_pairs, synthetic_pairs, trained_recordings
+from apollo.evaluate import synthetic_pairs
 from apollo.models.apollo import Apollo, fill_holes, reference_bins
 
 TOP_HZ = 20000.0
@@ -104,13 +105,10 @@ def run() -> None:
     args = ap.parse_args()
     params = project_params()
     widths = readings(args.widths, args.fractions)
-    ev = params.evaluate
     model = Apollo(params.model).eval()  # untrained: only its STFT, cutoff reading and hole fill are used
     sets: dict[str, Iterable[dict]] = {
         "training shards": synthetic_pairs(paths.join(params.shards.out, "train"), args.train_samples),
-        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
-                                                trained_recordings(ev.recordings)),  # fmt: skip
-        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
+        **real_sets(params),
     }
     trained = None
     with torch.no_grad():

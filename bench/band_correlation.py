@@ -21,19 +21,17 @@ Needs the pipeline's generator and data (`make repro` first), or --checkpoint: a
 
 from __future__ import annotations
 
-import argparse
 import copy
 from collections import defaultdict
 
 import numpy as np
 import torch
-from lsd_parts import SR, real_sets  # bench/: the evaluation's real sets, built as lsd_parts builds them
+from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
 
 from apollo import metrics
-from apollo.checkpoint import load_generator
-from apollo.config import project_params
-from apollo.errors import ApolloError
 from apollo.restore import restore_array
+
+SR = 44100
 
 
 def band_off(generator):
@@ -59,19 +57,8 @@ def clip_figures(target: np.ndarray, restored: np.ndarray, passband: np.ndarray,
             "band_share": t / e, "error_db": 10 * np.log10(float(np.sum(np.square(error - made))) / e)}  # fmt: skip
 
 
-def main() -> None:
-    try:
-        run()
-    except (ApolloError, FileNotFoundError) as e:  # no generator or held-out songs yet: one line
-        raise SystemExit(f"error: {e} (make repro first)") from None
-
-
 def run() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", help="generator (default: the pipeline's)")
-    args = ap.parse_args()
-    params = project_params()
-    generator = load_generator(args.checkpoint or params.generator_path, "cpu").eval()
+    params, generator = params_and_generator(__doc__)
     silent = band_off(generator)
     for name, pairs in real_sets(params).items():
         rows = defaultdict(list)
@@ -91,4 +78,4 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(run)

@@ -15,18 +15,13 @@ Needs the pipeline's generator and data (`make repro` first).
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
-from collections.abc import Iterator
 
 import numpy as np
 import torch
+from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
 
 from apollo import metrics
-from apollo.checkpoint import load_generator
-from apollo.config import project_params
-from apollo.errors import ApolloError
-from apollo.evaluate import mixture_pairs, real_audio_pairs, trained_recordings
 from apollo.restore import restore_array
 
 SR = 44100
@@ -53,30 +48,9 @@ def clip_parts(target: np.ndarray, restored: np.ndarray, degraded: np.ndarray) -
     return out
 
 
-def real_sets(params) -> dict[str, Iterator[dict]]:
-    """The evaluation's two real sets, as it builds them: name -> its (target, degraded, bitrate) pairs."""
-    ev = params.evaluate
-    return {
-        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
-                                                trained_recordings(ev.recordings)),  # fmt: skip
-        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
-    }
-
-
-def main() -> None:
-    try:
-        run()
-    except (ApolloError, FileNotFoundError) as e:  # no generator or held-out songs yet: one line
-        raise SystemExit(f"error: {e} (make repro first)") from None
-
-
 def run() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", help="generator (default: the pipeline's)")
-    args = ap.parse_args()
-    params = project_params()
+    params, generator = params_and_generator(__doc__)
     ev = params.evaluate
-    generator = load_generator(args.checkpoint or params.generator_path, "cpu").eval()
     for name, pairs in real_sets(params).items():
         rows = defaultdict(list)
         for pair in pairs:
@@ -91,4 +65,4 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(run)

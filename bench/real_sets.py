@@ -1,0 +1,38 @@
+"""What the benches that score a generator on the evaluation's real sets share (imported from bench/)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+
+from apollo.checkpoint import load_generator
+from apollo.config import project_params
+from apollo.errors import ApolloError
+from apollo.evaluate import mixture_pairs, real_audio_pairs, trained_recordings
+
+
+def real_sets(params) -> dict[str, Iterator[dict]]:
+    """The evaluation's two real sets, as it builds them: name -> its (target, degraded, bitrate) pairs."""
+    ev = params.evaluate
+    return {
+        "held-out recordings": real_audio_pairs(ev.real_audio, ev.real_clips, ev.real_seconds, ev.real_bitrates,
+                                                trained_recordings(ev.recordings)),  # fmt: skip
+        "real mixtures": mixture_pairs(ev.real_mixtures, params.shards, params.sad.detection, ev.real_mixture_samples),
+    }
+
+
+def params_and_generator(doc: str):
+    """The project's params and the generator of --checkpoint (default: the pipeline's), in eval mode."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--checkpoint", help="generator (default: the pipeline's)")
+    args = ap.parse_args()
+    params = project_params()
+    return params, load_generator(args.checkpoint or params.generator_path, "cpu").eval()
+
+
+def one_line_errors(run: Callable[[], None]) -> None:
+    """run(), a missing generator or held-out songs said in one line, as the stages say it."""
+    try:
+        run()
+    except (ApolloError, FileNotFoundError) as e:
+        raise SystemExit(f"error: {e} (make repro first)") from None
