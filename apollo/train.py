@@ -101,13 +101,23 @@ class TrainState:
 RESUMABLE_ACROSS = ("out", "steps", "workers", "checkpoint_every", "patience")
 
 
+def code_version() -> str:
+    """Hash of the `apollo` package's sources. DVC reruns training when its code changes, and a fresh clone then
+    trains from step 0: resuming a checkpoint of the old code would publish weights the new code never trained."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for source in sorted(root.rglob("*.py")):
+        digest.update(source.relative_to(root).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def fingerprint(params: TrainParams, model_config: ApolloConfig, shards: str, processes: int) -> str:
-    """Hash of what a checkpoint depends on: training settings, architecture, the shards' summary and the number
-    of processes that really train (the global batch; `train.processes: auto` is a different count per machine)."""
+    """Hash of what a checkpoint depends on: training settings, architecture, the shards' summary, the code and
+    the number of processes that really train (the global batch; `train.processes: auto` differs per machine)."""
     settings = {k: v for k, v in asdict(params).items() if k not in RESUMABLE_ACROSS}
     settings["processes"] = processes
     summary = Path(shards) / paths.SUMMARY
-    data = {"train": settings, "model": model_config.to_dict(),
+    data = {"train": settings, "model": model_config.to_dict(), "code": code_version(),
             "shards": summary.read_text() if summary.exists() else str(shards)}  # fmt: skip
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -347,8 +357,8 @@ def load_checkpoint(out: Path, generator, discriminator, optim, state: TrainStat
     folder = out / pointer.read_text().strip()
     saved_state = json.loads((folder / "state.json").read_text())
     if saved_state.get("fingerprint") != state.fingerprint:
-        # a DVC rerun after a params or data change must train afresh, not resume
-        print(f"{out}: checkpoints were made with other settings or data; starting from step 0")
+        # a DVC rerun after a params, data or code change must train afresh, not resume
+        print(f"{out}: checkpoints were made with other settings, data or code; starting from step 0")
         shutil.rmtree(out, ignore_errors=True)  # every rank gets here; one of them removes it
         return None
     generator.load_state_dict(load_file(str(folder / "generator.safetensors")))

@@ -13,6 +13,7 @@ import yaml
 
 from apollo.checkpoint import load_generator
 from apollo.config import apply_overrides, layer, read_raw
+from apollo import train
 from apollo.train import fit
 from tests.helpers.train_run import TINY_MODEL, tiny_params
 
@@ -54,6 +55,30 @@ def test_changed_settings_train_afresh_instead_of_resuming(shards, tmp_path, cap
     assert "starting from step 0" in capsys.readouterr().out
     assert summary["steps"] == 2
     assert [r[0] for r in rows(out / "logs" / "train.tsv")] == ["1", "2"]
+
+
+def test_a_checkpoint_of_other_code_trains_afresh(shards, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "train"
+    params = tiny_params(str(out), steps=2, checkpoint_every=2)
+    fit(params, TINY_MODEL, shards)
+    assert "starting from step 0" not in capsys.readouterr().out
+    monkeypatch.setattr(train, "code_version", lambda: "edited")  # the package's sources changed since
+    summary, _ = fit(dataclasses.replace(params, steps=3), TINY_MODEL, shards)
+    assert "starting from step 0" in capsys.readouterr().out
+    assert summary["steps"] == 3
+    assert [r[0] for r in rows(out / "logs" / "train.tsv")] == ["1", "2", "3"]
+
+
+def test_the_code_version_follows_the_package_sources(tmp_path, monkeypatch):
+    package = tmp_path / "apollo"
+    (package / "models").mkdir(parents=True)
+    (package / "models" / "net.py").write_text("WIDTH = 1\n")
+    (package / "train.py").write_text("")
+    monkeypatch.setattr(train, "__file__", str(package / "train.py"))
+    first = train.code_version()
+    assert train.code_version() == first
+    (package / "models" / "net.py").write_text("WIDTH = 2\n")
+    assert train.code_version() != first
 
 
 def test_every_ending_publishes_the_best_generator(shards, tmp_path):

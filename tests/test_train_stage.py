@@ -74,5 +74,11 @@ def test_reruns_never_lose_the_generator(tmp_path):
     set_params(project, overrides=["train.seed=1", "train.steps=3"])
     assert "starting from step 0" in repro_ok(project, "train")
     assert logged_steps(project) == [1, 2, 3]
+
+    # changed code trains afresh too, as a fresh clone would, instead of resuming the old code's weights
+    with open(project / "apollo" / "losses.py", "a") as f:
+        f.write("\n# edited\n")
+    assert "starting from step 0" in repro_ok(project, "train")
+    assert logged_steps(project) == [1, 2, 3]
     status = dvc(project, "status", "train")
     assert "up to date" in status.stdout, status.stdout
