@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from apollo import train
 from apollo.checkpoint import load_generator
 from apollo.config import apply_overrides, layer, read_raw
-from apollo import train
 from apollo.train import fit
 from tests.helpers.train_run import TINY_MODEL, tiny_params
 
