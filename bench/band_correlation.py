@@ -1,8 +1,8 @@
 """Why the restoration's SI-SNR is under the MP3's: how the made band relates to the original's waveform.
 
 For each real set of the evaluation, per bitrate, the generator restores every clip twice, as the evaluation
-does: as it is, and with its made band switched off (the learned tilt at -1000 dB: the kept passband, its
-holes filled, nothing above the cutoff). The difference is the made band. Per clip, medians over clips:
+does: as it is, and with its made band switched off (the learned tilt's gain exp(-1000), zero: the kept
+passband, its holes filled, nothing above the cutoff). The difference is the made band. Per clip, medians over clips:
 
 * the band-off restoration's SI-SNR - the MP3's (mean over clips, as the evaluation reports SI-SNR): what
   the passband and its hole fill cost;
@@ -29,9 +29,8 @@ import torch
 from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
 
 from apollo import metrics
+from apollo.params import SR
 from apollo.restore import restore_array
-
-SR = 44100
 
 
 def band_off(generator):

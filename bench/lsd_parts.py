@@ -22,9 +22,9 @@ import torch
 from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
 
 from apollo import metrics
+from apollo.params import SR
 from apollo.restore import restore_array
 
-SR = 44100
 HOLE_DB = 70.0
 
 
