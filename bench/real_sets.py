@@ -21,13 +21,17 @@ def real_sets(params) -> dict[str, Iterator[dict]]:
     }
 
 
-def params_and_generator(doc: str):
-    """The project's params and the generator of --checkpoint (default: the pipeline's), in eval mode."""
+def params_and_generator(doc: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None):
+    """The project's params and the generator of --checkpoint (default: the pipeline's), in eval mode; with
+    `arguments` (which adds a bench's own options to the parser), the parsed arguments as a third item."""
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--checkpoint", help="generator (default: the pipeline's)")
+    if arguments:
+        arguments(ap)
     args = ap.parse_args()
     params = project_params()
-    return params, load_generator(args.checkpoint or params.generator_path, "cpu").eval()
+    generator = load_generator(args.checkpoint or params.generator_path, "cpu").eval()
+    return (params, generator, args) if arguments else (params, generator)
 
 
 def one_line_errors(run: Callable[[], None]) -> None:
