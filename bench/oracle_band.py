@@ -117,7 +117,7 @@ def bound(clips: list[dict]) -> float:
 
 
 def report(name: str, rows: dict[int, list[dict]]) -> None:
-    print(f"\n{name}: per bitrate, each oracle's LSD, SI-SNR - MP3's (dB), ViSQOL, hf_err (median dB); MP3's LSD and ViSQOL")
+    print(f"\n{name}: per bitrate, each band's LSD, SI-SNR - MP3's (dB), ViSQOL, hf_err (median dB)")
     for bitrate, clips in sorted(rows.items()):
         mean = lambda system, key: float(np.mean([c[system][key] for c in clips]))  # noqa: E731
         cells = [f"{o}: {mean(o, 'lsd'):.2f}, {mean(o, 'si_snr') - mean('mp3', 'si_snr'):+.2f}, {mean(o, 'visqol'):.2f}, "
