@@ -57,15 +57,22 @@ def spectrum(generator, audio: np.ndarray) -> torch.Tensor:
     return generator.stft(torch.from_numpy(np.ascontiguousarray(audio, np.float32)))
 
 
+def anchor_reading(generator, degraded: np.ndarray, cut: int) -> tuple[torch.Tensor, np.ndarray]:
+    """One clip's MP3 -> its STFT with the holes filled, as the model fills them (C, F, T), and the anchor's
+    reading per frame, log10 mean power (C, T)."""
+    cutoff = torch.full((degraded.shape[0],), cut)
+    c = generator.config
+    with torch.no_grad():
+        mp3 = fill_holes(spectrum(generator, degraded), cutoff, generator.hole_phases, c.hole_gate_db, c.hole_level_db)
+        level = passband_top_level(mp3, cutoff, reference_bins(c, cutoff))[:, 0].square().numpy()
+    return mp3, np.log10(level + FLOOR)
+
+
 def features(generator, degraded: np.ndarray, target: np.ndarray, cut: int):
     """One clip -> x (C, 8 x 5 + 2, T) the features, y (C, 16, T) the original's levels over the cutoff,
     r (C, T) the anchor's reading; x and y relative to r (log10 power)."""
-    cutoff = torch.full((degraded.shape[0],), cut)
+    mp3, r = anchor_reading(generator, degraded, cut)
     with torch.no_grad():
-        mp3 = spectrum(generator, degraded)
-        c = generator.config
-        mp3 = fill_holes(mp3, cutoff, generator.hole_phases, c.hole_gate_db, c.hole_level_db)
-        r = np.log10(passband_top_level(mp3, cutoff, reference_bins(c, cutoff))[:, 0].square().numpy() + FLOOR)
         original = spectrum(generator, target).abs().square().numpy()
     index = quarter_index(cut, mp3.shape[1])
     under = quarter_levels(mp3.abs().square().numpy(), index, -UNDER, 0) - r[:, None]
