@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from band_correlation import band_off  # bench/
 from band_envelope import FLOOR, anchor_reading, spectrum  # bench/
-from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets  # bench/
 
 from apollo.evaluate import score, synthetic_pairs
 from apollo.metrics import high_band_edge
@@ -118,12 +118,7 @@ def run() -> None:
         report_course(name, [f for f in figures if f is not None])
         if len(systems) == 1:
             continue
-        print("  kbps, then per system: LSD, SI-SNR - MP3's (dB), ViSQOL, hf_err (median dB)")
-        for bitrate, clips in sorted(rows.items()):
-            mean = lambda s, k: float(np.mean([c[s][k] for c in clips]))  # noqa: E731
-            print(f"  {bitrate:4} | " + " | ".join(
-                f"{s}: {mean(s, 'lsd'):.2f}, {mean(s, 'si_snr') - mean('mp3', 'si_snr'):+.2f}, {mean(s, 'visqol'):.2f}, "
-                f"{np.median([c[s]['hf_err'] for c in clips]):.1f}" for s in systems))  # fmt: skip
+        print_per_bitrate(rows, systems)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 from band_correlation import band_off  # bench/
-from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets  # bench/
 
 from apollo.evaluate import score, synthetic_pairs
 from apollo.metrics import high_band_edge
@@ -171,12 +171,7 @@ def run() -> None:
                                          | {"mp3": score(target, degraded, False, edge)})  # fmt: skip
         print(f"\n{name}: RMS error per frame and quarter octave (dB): "
               + ", ".join(f"{k} {10 * np.sqrt(np.mean(np.concatenate(v))):.2f}" for k, v in errors.items()))  # fmt: skip
-        print("  kbps, then per system: LSD, SI-SNR - MP3's (dB), ViSQOL, hf_err (median dB)")
-        for bitrate, clips in sorted(rows.items()):
-            mean = lambda s, k: float(np.mean([c[s][k] for c in clips]))  # noqa: E731
-            print(f"  {bitrate:4} | " + " | ".join(
-                f"{s}: {mean(s, 'lsd'):.2f}, {mean(s, 'si_snr') - mean('mp3', 'si_snr'):+.2f}, {mean(s, 'visqol'):.2f}, "
-                f"{np.median([c[s]['hf_err'] for c in clips]):.1f}" for s in systems))  # fmt: skip
+        print_per_bitrate(rows, systems)
 
 
 if __name__ == "__main__":

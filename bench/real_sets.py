@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 
+import numpy as np
+
 from apollo.checkpoint import load_generator
 from apollo.config import project_params
 from apollo.errors import ApolloError
@@ -32,6 +34,17 @@ def params_and_generator(doc: str, arguments: Callable[[argparse.ArgumentParser]
     params = project_params()
     generator = load_generator(args.checkpoint or params.generator_path, "cpu").eval()
     return (params, generator, args) if arguments else (params, generator)
+
+
+def print_per_bitrate(rows: dict[int, list[dict]], systems: list[str]) -> None:
+    """Per bitrate, each system's mean LSD, SI-SNR against the MP3's and ViSQOL, and median hf_err; rows:
+    bitrate -> per clip {system: the evaluation's `score`, "mp3": the MP3's}."""
+    print("  kbps, then per system: LSD, SI-SNR - MP3's (dB), ViSQOL, hf_err (median dB)")
+    for bitrate, clips in sorted(rows.items()):
+        mean = lambda s, k: float(np.mean([c[s][k] for c in clips]))  # noqa: E731
+        print(f"  {bitrate:4} | " + " | ".join(
+            f"{s}: {mean(s, 'lsd'):.2f}, {mean(s, 'si_snr') - mean('mp3', 'si_snr'):+.2f}, {mean(s, 'visqol'):.2f}, "
+            f"{np.median([c[s]['hf_err'] for c in clips]):.1f}" for s in systems))  # fmt: skip
 
 
 def one_line_errors(run: Callable[[], None]) -> None:
