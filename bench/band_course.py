@@ -10,9 +10,11 @@ Then each real clip is scored per bitrate (LSD, SI-SNR - the MP3's, ViSQOL, hf_e
 course scaled around its clip's mean log level by each `--course K` (its phases and spectral shape kept;
 K < 1 calms it), and with `--anchor K` the anchor's reading scaled so instead (the band times
 (reading / its clip mean) ** (K - 1) in power): whether the excess movement comes from the reading.
+`--keep-power` then scales each clip's calmed band to its mean power before calming (its long-term level).
 docs/quality.md's round-14 figures come from
 
     .venv/bin/python bench/band_course.py --course 0.8 0.6 --anchor 0.8
+    .venv/bin/python bench/band_course.py --course 0.8 0.6 --keep-power
 
 Needs the pipeline's generator and data (`make repro` first), or --checkpoint: an anchored one with a tilt.
 """
@@ -67,9 +69,14 @@ def rescaled(generator, made: np.ndarray, cut: int, log_gain: np.ndarray) -> np.
     return generator.istft(m, made.shape[-1]).numpy().astype(np.float64)
 
 
-def calmed(level: np.ndarray, k: float) -> np.ndarray:
-    """(C, T) log levels -> the log gain that scales their course around each channel's mean by k."""
-    return (k - 1) * (level - level.mean(1, keepdims=True))
+def calmed(level: np.ndarray, k: float, keep_power: bool = False) -> np.ndarray:
+    """(C, T) log levels -> the log gain that scales their course around each channel's mean by k; with
+    keep_power, plus a constant per channel that keeps the channel's mean power (the long-term level)."""
+    gain = (k - 1) * (level - level.mean(1, keepdims=True))
+    if keep_power:
+        power = lambda x: np.log10(np.mean(10.0**x, axis=1, keepdims=True))  # noqa: E731
+        gain = gain + power(level) - power(level + gain)
+    return gain
 
 
 def report_course(name: str, figures: list[tuple[float, float]]) -> None:
@@ -83,6 +90,7 @@ def run() -> None:
         ap.add_argument("--course", type=float, nargs="*", default=[], help="scale the made band's course by K")
         ap.add_argument("--anchor", type=float, nargs="*", default=[], help="scale the anchor reading's course by K")
         ap.add_argument("--val-items", type=int, default=100, help="validation pairs to measure (default 100)")
+        ap.add_argument("--keep-power", action="store_true", help="calm the course, keep each clip's mean power")
 
     params, generator, args = params_and_generator(__doc__, arguments)
     if any(k < 0 for k in args.course + args.anchor) or args.val_items < 1:
@@ -110,8 +118,8 @@ def run() -> None:
             figures.append(course_figures(level, frame_levels(generator, target, cut)))
             reading = anchor_reading(generator, degraded, cut)[1]
             estimates = {"model": restored}
-            estimates |= {f"course x{k:g}": passband + rescaled(generator, made, cut, calmed(level, k)) for k in args.course}
-            estimates |= {f"anchor x{k:g}": passband + rescaled(generator, made, cut, calmed(reading, k)) for k in args.anchor}
+            estimates |= {f"course x{k:g}": passband + rescaled(generator, made, cut, calmed(level, k, args.keep_power)) for k in args.course}
+            estimates |= {f"anchor x{k:g}": passband + rescaled(generator, made, cut, calmed(reading, k, args.keep_power)) for k in args.anchor}
             edge = high_band_edge(degraded, SR)
             rows[pair["bitrate"]].append({s: score(target, e, len(systems) > 1, edge) for s, e in estimates.items()}
                                          | {"mp3": score(target, degraded, False, edge)})  # fmt: skip
