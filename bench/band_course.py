@@ -28,12 +28,9 @@ import numpy as np
 import torch
 from band_correlation import band_off  # bench/
 from band_envelope import FLOOR, anchor_reading, spectrum  # bench/
-from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets, restored_pair, scored  # bench/
 
-from apollo.evaluate import score, synthetic_pairs
-from apollo.metrics import high_band_edge
-from apollo.params import SR
-from apollo.restore import array_frames, passband_bins, restore_array
+from apollo.evaluate import synthetic_pairs
 
 ACTIVE_DB = 60.0
 
@@ -51,15 +48,6 @@ def course_figures(made: np.ndarray, original: np.ndarray) -> tuple[float, float
     if a.size < 10 or a.std() == 0 or b.std() == 0:
         return None
     return float(np.corrcoef(a, b)[0, 1]), float(a.std() / b.std())
-
-
-def restored_pair(generator, silent, degraded: np.ndarray):
-    """(the kept passband alone, the restoration), each (C, L), and the cutoff bins; None without a cut."""
-    cut = passband_bins(generator, array_frames(degraded.T), SR)
-    if cut >= generator.config.n_fft // 2 + 1:
-        return None
-    with torch.inference_mode():
-        return restore_array(silent, degraded.T).T, restore_array(generator, degraded.T).T, cut
 
 
 def rescaled(generator, made: np.ndarray, cut: int, log_gain: np.ndarray) -> np.ndarray:
@@ -120,9 +108,8 @@ def run() -> None:
             estimates = {"model": restored}
             estimates |= {f"course x{k:g}": passband + rescaled(generator, made, cut, calmed(level, k, args.keep_power)) for k in args.course}
             estimates |= {f"anchor x{k:g}": passband + rescaled(generator, made, cut, calmed(reading, k, args.keep_power)) for k in args.anchor}
-            edge = high_band_edge(degraded, SR)
-            rows[pair["bitrate"]].append({s: score(target, e, len(systems) > 1, edge) for s, e in estimates.items()}
-                                         | {"mp3": score(target, degraded, False, edge)})  # fmt: skip
+            if len(systems) > 1:
+                rows[pair["bitrate"]].append(scored(target, degraded, estimates))
         report_course(name, [f for f in figures if f is not None])
         if len(systems) == 1:
             continue

@@ -28,13 +28,12 @@ from collections import defaultdict
 import numpy as np
 import torch
 from band_correlation import band_off  # bench/
-from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets, restored_pair, scored  # bench/
 
-from apollo.evaluate import score, synthetic_pairs
-from apollo.metrics import high_band_edge
+from apollo.evaluate import synthetic_pairs
 from apollo.models.apollo import fill_holes, passband_top_level, reference_bins
 from apollo.params import SR
-from apollo.restore import array_frames, passband_bins, restore_array
+from apollo.restore import array_frames, passband_bins
 
 UNDER, OVER, CONTEXT = 8, 16, 2  # quarter octaves under and over the cutoff, frames each side
 FLOOR = 1e-12  # power floor of a level (log10 units: -120 dB)
@@ -152,11 +151,10 @@ def run() -> None:
         rows, errors = defaultdict(list), defaultdict(list)
         for pair in pairs:
             degraded, target = pair["degraded"], pair["target"]
-            cut = passband_bins(generator, array_frames(degraded.T), SR)
-            if cut >= generator.config.n_fft // 2 + 1:
+            got = restored_pair(generator, silent, degraded)
+            if got is None:
                 continue
-            with torch.inference_mode():
-                passband, restored = (restore_array(g, degraded.T).T for g in (silent, generator))
+            passband, restored, cut = got
             x, y, r = features(generator, degraded, target, cut)
             levels = {kind: predict(fits, x, kind) for kind in ("linear", "constant")}
             for kind, level in levels.items():
@@ -166,9 +164,7 @@ def run() -> None:
             estimates = {"model": restored} | {
                 kind: passband + reshaped(generator, restored - passband, level + r[:, None], cut) for kind, level in levels.items()
             }
-            edge = high_band_edge(degraded, SR)
-            rows[pair["bitrate"]].append({s: score(target, e, True, edge) for s, e in estimates.items()}
-                                         | {"mp3": score(target, degraded, False, edge)})  # fmt: skip
+            rows[pair["bitrate"]].append(scored(target, degraded, estimates))
         print(f"\n{name}: RMS error per frame and quarter octave (dB): "
               + ", ".join(f"{k} {10 * np.sqrt(np.mean(np.concatenate(v))):.2f}" for k, v in errors.items()))  # fmt: skip
         print_per_bitrate(rows, systems)

@@ -38,12 +38,10 @@ from collections import defaultdict
 import numpy as np
 import torch
 from band_correlation import band_off  # bench/
-from real_sets import one_line_errors, params_and_generator, real_sets  # bench/
+from band_envelope import spectrum  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets, restored_pair, scored  # bench/
 
-from apollo.evaluate import score
-from apollo.metrics import high_band_edge
 from apollo.params import SR
-from apollo.restore import array_frames, passband_bins, restore_array
 
 ORACLES = ("original", "magnitude", "magnitude -4 dB", "model", "model, clip level", "model, frame level",
            "model, frame x 2 kHz level", "model's phases")
@@ -59,11 +57,10 @@ def above(x: np.ndarray, hz: float) -> np.ndarray:
 def random_phase_band(generator, target: np.ndarray, cut: int, seed: int) -> np.ndarray:
     """(C, L) -> (C, L): the original's STFT magnitudes above `cut` bins (the generator's STFT) with random
     phases, scaled to the original band's power."""
-    x = torch.from_numpy(np.ascontiguousarray(target, np.float32))
-    spec = generator.stft(x)  # (C, F, T)
+    spec = spectrum(generator, target)  # (C, F, T)
     phase = torch.rand(spec.shape, generator=torch.Generator().manual_seed(seed)) * 2 * torch.pi
     made = torch.polar(spec.abs(), phase) * (torch.arange(spec.shape[1]) >= cut)[:, None]
-    band = generator.istft(made, x.shape[-1]).numpy().astype(np.float64)
+    band = generator.istft(made, target.shape[-1]).numpy().astype(np.float64)
     hz = cut * generator.config.sr / generator.config.n_fft
     want, got = (float(np.sum(np.square(above(y, hz)))) for y in (target, band))
     return band * np.sqrt(want / got) if got > 0 else band
@@ -72,7 +69,7 @@ def random_phase_band(generator, target: np.ndarray, cut: int, seed: int) -> np.
 def corrected(generator, made: np.ndarray, target: np.ndarray, cut: int) -> dict[str, np.ndarray]:
     """(C, L) made band, original -> the made band with its magnitudes put right step by step, its phases kept:
     its level over the whole clip, each frame's, each frame's per 2 kHz sub-band, every bin's."""
-    m, o = (generator.stft(torch.from_numpy(np.ascontiguousarray(x, np.float32))) for x in (made, target))
+    m, o = spectrum(generator, made), spectrum(generator, target)
     band = (torch.arange(m.shape[1]) >= cut)[:, None]  # (F, 1)
     m, o = m * band, o * band
     pm, po = m.abs().square(), o.abs().square()  # (C, F, T)
@@ -89,21 +86,16 @@ def corrected(generator, made: np.ndarray, target: np.ndarray, cut: int) -> dict
 def oracle_rows(generator, silent, pair: dict, seed: int) -> dict | None:
     """The scores of one clip: the passband alone and with each oracle band; None where the MP3 shows no cut."""
     degraded, target = pair["degraded"], pair["target"]
-    cut = passband_bins(generator, array_frames(degraded.T), SR)
-    if cut >= generator.config.n_fft // 2 + 1:
+    got = restored_pair(generator, silent, degraded)
+    if got is None:
         return None
-    with torch.inference_mode():
-        passband = restore_array(silent, degraded.T).T
-        restored = restore_array(generator, degraded.T).T
+    passband, restored, cut = got
     hz = cut * SR / generator.config.n_fft
     magnitude = random_phase_band(generator, target, cut, seed)
     estimates = {"passband": passband, "original": passband + above(target, hz), "magnitude": passband + magnitude,
                  "magnitude -4 dB": passband + magnitude * 10 ** (-LEVEL_TARGET_DB / 20), "model": restored}  # fmt: skip
     estimates |= {name: passband + band for name, band in corrected(generator, restored - passband, target, cut).items()}
-    edge = high_band_edge(degraded, SR)
-    rows = {name: score(target, est, name != "passband", edge) for name, est in estimates.items()}
-    rows["mp3"] = score(target, degraded, False, edge)
-    return rows
+    return scored(target, degraded, estimates, without_visqol=("passband",))
 
 
 def bound(clips: list[dict]) -> float:
@@ -117,12 +109,8 @@ def bound(clips: list[dict]) -> float:
 
 
 def report(name: str, rows: dict[int, list[dict]]) -> None:
-    print(f"\n{name}: per bitrate, each band's LSD, SI-SNR - MP3's (dB), ViSQOL, hf_err (median dB)")
-    for bitrate, clips in sorted(rows.items()):
-        mean = lambda system, key: float(np.mean([c[system][key] for c in clips]))  # noqa: E731
-        cells = [f"{o}: {mean(o, 'lsd'):.2f}, {mean(o, 'si_snr') - mean('mp3', 'si_snr'):+.2f}, {mean(o, 'visqol'):.2f}, "
-                 f"{np.median([c[o]['hf_err'] for c in clips]):.1f}" for o in ORACLES]  # fmt: skip
-        print(f"  {bitrate:4} kbps, {len(clips):2} clips | " + " | ".join(cells))
+    print(f"\n{name}:")
+    print_per_bitrate(rows, list(ORACLES))
     print(f"  least mean SI-SNR loss with the median band within {LEVEL_TARGET_DB:.0f} dB of the original's "
           f"(both targets met where <= {SI_SNR_TARGET_DB}):")  # fmt: skip
     print("  " + ", ".join(f"{b} kbps {bound(c):.2f} dB" for b, c in sorted(rows.items())))
