@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from band_correlation import band_off  # bench/
 from band_envelope import FLOOR, anchor_reading, spectrum  # bench/
-from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets, restored_pair, scored  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, restored_pair, restored_sets, scored  # bench/
 
 from apollo.evaluate import synthetic_pairs
 
@@ -93,14 +93,10 @@ def run() -> None:
                                           frame_levels(generator, pair["target"], cut)))  # fmt: skip
     report_course("validation shards", [f for f in figures if f is not None])
     systems = ["model"] + [f"course x{k:g}" for k in args.course] + [f"anchor x{k:g}" for k in args.anchor]
-    for name, pairs in real_sets(params).items():
+    for name, clips in restored_sets(params, generator, silent).items():
         rows, figures = defaultdict(list), []
-        for pair in pairs:
+        for pair, passband, restored, cut in clips:
             degraded, target = pair["degraded"], pair["target"]
-            got = restored_pair(generator, silent, degraded)
-            if got is None:
-                continue
-            passband, restored, cut = got
             made = restored - passband
             level = frame_levels(generator, made, cut)
             figures.append(course_figures(level, frame_levels(generator, target, cut)))

@@ -28,7 +28,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 from band_correlation import band_off  # bench/
-from real_sets import one_line_errors, params_and_generator, print_per_bitrate, real_sets, restored_pair, scored  # bench/
+from real_sets import one_line_errors, params_and_generator, print_per_bitrate, restored_sets, scored  # bench/
 
 from apollo.evaluate import synthetic_pairs
 from apollo.models.apollo import fill_holes, passband_top_level, reference_bins
@@ -147,14 +147,10 @@ def run() -> None:
           + ", ".join(f"{j}: {10 * f['rms'][0]:.1f} / {10 * f['rms'][1]:.1f}" for j, f in fits.items()))  # fmt: skip
     systems = ["model", "linear", "constant"] + [f"linear x{k:g}" for k in args.stretch]
     silent = band_off(generator)
-    for name, pairs in real_sets(params).items():
+    for name, clips in restored_sets(params, generator, silent).items():
         rows, errors = defaultdict(list), defaultdict(list)
-        for pair in pairs:
+        for pair, passband, restored, cut in clips:
             degraded, target = pair["degraded"], pair["target"]
-            got = restored_pair(generator, silent, degraded)
-            if got is None:
-                continue
-            passband, restored, cut = got
             x, y, r = features(generator, degraded, target, cut)
             levels = {kind: predict(fits, x, kind) for kind in ("linear", "constant")}
             for kind, level in levels.items():

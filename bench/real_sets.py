@@ -51,6 +51,17 @@ def restored_pair(generator, silent, degraded: np.ndarray):
         return restore_array(silent, degraded.T).T, restore_array(generator, degraded.T).T, cut
 
 
+def restored_sets(params, generator, silent) -> dict[str, Iterator[tuple[dict, np.ndarray, np.ndarray, int]]]:
+    """The real sets' clips whose MP3 shows a cut: name -> (pair, passband, restoration, cut) as `restored_pair`."""
+    def clips(pairs):
+        for pair in pairs:
+            got = restored_pair(generator, silent, pair["degraded"])
+            if got is not None:
+                yield (pair, *got)
+
+    return {name: clips(pairs) for name, pairs in real_sets(params).items()}
+
+
 def scored(target: np.ndarray, degraded: np.ndarray, estimates: dict[str, np.ndarray], without_visqol=()) -> dict:
     """One clip's row: each estimate's and the MP3's ("mp3", no ViSQOL) evaluation `score`, with the
     evaluation's high-band edge; the estimates named in `without_visqol` skip ViSQOL too."""
